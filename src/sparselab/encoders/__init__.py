@@ -1,0 +1,1 @@
+"""sparselab.encoders"""

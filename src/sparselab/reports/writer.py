@@ -1,0 +1,78 @@
+"""What a notebook writes besides its own cells: figures/ and metrics.json.
+
+The report runner (`sparselab report run`) sets `$SPARSELAB_REPORT_DIR` to a staging folder;
+interactive sessions write under `build/interactive/<study>/` instead, so exploring in
+JupyterLab never touches a committed report.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..cache import atomic_write_bytes, atomic_write_json
+from ..paths import build_dir
+
+ENV = "SPARSELAB_REPORT_DIR"
+
+
+def _clean(value: Any) -> Any:
+    """JSON-friendly scalar: numpy numbers to float/int, NaN to None."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+@dataclass
+class ReportWriter:
+    """Collects a study's figures and flat metrics (keys like `ndcg@10/alpha=0.5`)."""
+
+    root: Path
+
+    @classmethod
+    def open(cls, study: str) -> "ReportWriter":
+        root = Path(os.environ.get(ENV) or build_dir() / "interactive" / study)
+        (root / "figures").mkdir(parents=True, exist_ok=True)
+        return cls(root)
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.root / "metrics.json"
+
+    def metrics(self) -> dict[str, Any]:
+        if self.metrics_path.exists():
+            return json.loads(self.metrics_path.read_text())
+        return {}
+
+    def add_metrics(self, values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        """Merge flat metrics into metrics.json (written atomically); returns the whole dict."""
+        merged = self.metrics()
+        for k, v in values.items():
+            merged[f"{prefix}{k}"] = _clean(v)
+        atomic_write_json(self.metrics_path, merged)
+        return merged
+
+    def add_headline(self, values: Mapping[str, Any]) -> None:
+        """Numbers shown for this study in reports/index.html (also kept in metrics.json)."""
+        self.add_metrics({f"headline/{k}": v for k, v in values.items()})
+
+    def save_figure(self, fig, name: str, formats: tuple[str, ...] = ("png",)) -> list[Path]:
+        """Save a matplotlib figure as figures/<name>.<fmt>; returns the paths."""
+        import io
+
+        paths = []
+        for fmt in formats:
+            buf = io.BytesIO()
+            fig.savefig(buf, format=fmt, dpi=110, bbox_inches="tight", metadata={"Software": None}
+                        if fmt == "png" else None)
+            paths.append(atomic_write_bytes(self.root / "figures" / f"{name}.{fmt}", buf.getvalue()))
+        return paths
+
+    def save_table(self, df, name: str) -> Path:
+        """A table as tables/<name>.csv (for reviewers who diff numbers)."""
+        return atomic_write_bytes(self.root / "tables" / f"{name}.csv", df.to_csv(index=True).encode())

@@ -1,0 +1,1 @@
+"""One module per notebook: `Config` (the notebook's parameters), `run(cfg)`, `plot_*`."""
