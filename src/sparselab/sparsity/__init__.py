@@ -1,1 +1,12 @@
-"""sparselab.sparsity"""
+"""N:M structured sparsity: masks, training recipes, sparse layers, FLOPs, packed CPU kernel."""
+from .flops import linear_step_flops, nm_dense_step_flops, nm_inference_flops, nm_step_flops
+from .layers import MaskFlipTracker, NMLinear, nm_layers, nm_linear_factory
+from .mask import format_pattern, nm_mask, nm_mask_reference, parse_pattern
+from .recipes import RECIPES, Cost, Recipe, make_recipe
+
+__all__ = [
+    "RECIPES", "Cost", "MaskFlipTracker", "NMLinear", "Recipe", "format_pattern",
+    "linear_step_flops", "make_recipe", "nm_dense_step_flops", "nm_inference_flops",
+    "nm_layers", "nm_linear_factory", "nm_mask", "nm_mask_reference", "nm_step_flops",
+    "parse_pattern",
+]
