@@ -157,3 +157,23 @@ def collate(samples: Sequence[Sample], pad: int, answer_len: int | None = None):
         seq[i, p : p + len(s.answer)] = s.answer
         mask[i, p - 1 : p - 1 + len(s.answer)] = True
     return seq[:, :-1], seq[:, 1:], mask
+
+
+def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train"):
+    """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
+
+    Returns `fn(step, generator) -> (inputs, targets, mask)` torch tensors (see `collate`).
+    """
+    import torch
+
+    answer_len = max(t.max_answer_len() for t in tasks)
+    pad = tasks[0].vocab.pad
+
+    def fn(step: int, gen: "torch.Generator"):
+        which = torch.randint(len(tasks), (batch_size,), generator=gen).tolist()
+        idx = torch.randint(2**62, (batch_size,), generator=gen).tolist()
+        samples = [tasks[w].sample(i, split) for w, i in zip(which, idx)]
+        x, y, m = collate(samples, pad, answer_len)
+        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
+
+    return fn
