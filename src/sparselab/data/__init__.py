@@ -1,1 +1,18 @@
-"""sparselab.data"""
+"""sparselab.data: named datasets, the Collection model, loaders, verification and fetching."""
+from .collection import Collection
+from .datasets import DATASETS, DatasetSpec, data_roots, get_spec, list_datasets, resolve_file
+from .io import DataError
+from .loaders import load_collection, load_text
+
+__all__ = [
+    "Collection",
+    "DATASETS",
+    "DataError",
+    "DatasetSpec",
+    "data_roots",
+    "get_spec",
+    "list_datasets",
+    "load_collection",
+    "load_text",
+    "resolve_file",
+]
