@@ -5,8 +5,8 @@ from .io import DataError
 from .loaders import load_collection, load_text
 
 __all__ = [
-    "Collection",
     "DATASETS",
+    "Collection",
     "DataError",
     "DatasetSpec",
     "data_roots",

@@ -89,8 +89,8 @@ def parse_grade(path: Path, lineno: int, text: str) -> int:
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
-    if value != value or value != int(value):
+        value = 0.5  # not a number: fails the integer check below
+    if not value.is_integer():
         raise DataError(f"{where(path, lineno)}: relevance {text!r} is not an integer grade")
     return int(value)
 

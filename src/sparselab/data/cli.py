@@ -82,8 +82,8 @@ def _summary(counts: dict) -> str:
 
 def cmd_fetch(args) -> int:
     from .datasets import get_spec, resolve_dataset
-    from .io import DataError
     from .fetch import fetch
+    from .io import DataError
 
     get_spec(args.name)
     if not args.force:

@@ -11,8 +11,8 @@ import hashlib
 import io
 import tarfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..cache import atomic_write_bytes
 from .datasets import DatasetSpec, get_spec, raw_dir

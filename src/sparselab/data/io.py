@@ -81,7 +81,7 @@ def read_text(path: str | Path) -> RawText:
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
-    lines = [ln[:-1] if ln.endswith("\r") else ln for ln in lines]
+    lines = [ln.removesuffix("\r") for ln in lines]
     return RawText(path, lines, hashlib.sha256(data).hexdigest())
 
 

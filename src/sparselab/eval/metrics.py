@@ -8,7 +8,7 @@ queries in the run but not in the qrels are ignored (trec_eval -c semantics).
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pandas as pd
 
@@ -24,7 +24,7 @@ def _parse(measures: Sequence[str]):
     for m in measures:
         try:
             parsed[m] = ir_measures.parse_measure(m)
-        except Exception as exc:  # ir-measures raises assorted types for a bad name
+        except Exception as exc:  # noqa: BLE001 - ir-measures raises assorted types
             raise ValueError(f"unknown measure {m!r} ({exc})") from None
     return parsed
 

@@ -66,13 +66,14 @@ def compare_runs(
             raise KeyError(f"system {name!r} has no column {measure!r}; has {list(df.columns)}")
         series[name] = df.set_index(df["query_id"].astype(str))[measure]
     base = series[baseline]
-    rows = [dict(system=baseline, mean=float(base.mean()), delta=0.0, t=np.nan, p=np.nan)]
+    rows = [{"system": baseline, "mean": float(base.mean()), "delta": 0.0, "t": np.nan,
+             "p": np.nan}]
     for name, s in series.items():
         if name == baseline:
             continue
         t, p = paired_ttest(s, base)
-        rows.append(dict(system=name, mean=float(s.mean()), delta=float(s.mean() - base.mean()),
-                         t=t, p=p))
+        delta = float(s.mean() - base.mean())
+        rows.append({"system": name, "mean": float(s.mean()), "delta": delta, "t": t, "p": p})
     out = pd.DataFrame(rows)
     tested = out["p"].notna()
     out["p_holm"] = np.nan
