@@ -14,9 +14,9 @@ import pytest
 from sparselab.cli import main
 from sparselab.data import DataError, load_collection, load_text, resolve_file
 from sparselab.data.datasets import DatasetSpec
-from sparselab.data.fetch import fetch_spec
+from sparselab.data.fetching import fetch_spec
 from sparselab.data.smart import load_smart
-from sparselab.data.verify import compare_counts, verify
+from sparselab.data.verification import compare_counts, verify
 
 TOY = Path(__file__).resolve().parents[2] / "data" / "toy" / "beir-toy"
 

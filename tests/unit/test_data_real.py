@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from sparselab.data import list_datasets, load_collection, load_text
-from sparselab.data.verify import collection_counts, verify
+from sparselab.data.verification import collection_counts, verify
 from sparselab.paths import repo_root
 
 # Counts stated in shared/data/MANIFEST.md (checked independently of data/expected.py).

@@ -72,6 +72,8 @@ def test_cutoff_and_empty_run():
 def test_bad_measure_and_columns_raise():
     with pytest.raises(ValueError, match="unknown measure 'nDCG@ten'"):
         evaluate(RUN, QRELS, ["nDCG@ten"])
+    with pytest.raises(ValueError, match="run lists doc 'd2' twice for query 'q1'"):
+        evaluate(pd.concat([RUN, RUN.iloc[:1]]), QRELS)
     with pytest.raises(ValueError, match=r"qrels lacks columns \['relevance'\]"):
         evaluate(RUN, QRELS.rename(columns={"relevance": "rel"}))
 

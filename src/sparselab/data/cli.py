@@ -57,7 +57,7 @@ def cmd_list(args) -> int:
 
 def cmd_verify(args) -> int:
     from .datasets import list_datasets
-    from .verify import verify
+    from .verification import verify
 
     names = args.names or list_datasets()
     reports = [verify(n) for n in names]  # unknown names raise KeyError -> exit 2
@@ -82,7 +82,7 @@ def _summary(counts: dict) -> str:
 
 def cmd_fetch(args) -> int:
     from .datasets import get_spec, resolve_dataset
-    from .fetch import fetch
+    from .fetching import fetch
     from .io import DataError
 
     get_spec(args.name)

@@ -57,13 +57,19 @@ def per_query(
 
     parsed = _parse(measures)
     run, qrels = _check_frames(run, qrels)
+    dup = run.duplicated(["query_id", "doc_id"])
+    if dup.any():
+        q, d = run.loc[dup, ["query_id", "doc_id"]].iloc[0]
+        raise ValueError(f"run lists doc {d!r} twice for query {q!r}")
     qids = sorted(qrels["query_id"].unique())
-    out = pd.DataFrame(0.0, index=pd.Index(qids, name="query_id"), columns=list(parsed))
-    by_measure = {m: name for name, m in parsed.items()}
+    names = {m: name for name, m in parsed.items()}
+    values = {name: {} for name in parsed}
     if len(run):
         for res in ir_measures.iter_calc(list(parsed.values()), qrels, run):
-            if res.query_id in out.index:
-                out.loc[res.query_id, by_measure[res.measure]] = float(res.value)
+            values[names[res.measure]][res.query_id] = float(res.value)
+    out = pd.DataFrame(values, index=pd.Index(qids, name="query_id"), columns=list(parsed))
+    out = out.reindex(qids).fillna(0.0).astype("float64")
+    out.index.name = "query_id"
     return out.reset_index()
 
 
