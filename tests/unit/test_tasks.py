@@ -2,7 +2,15 @@
 import numpy as np
 import pytest
 
-from sparselab.tasks import TASKS, Vocab, build_tasks, collate, exact_match, position_accuracy, set_f1
+from sparselab.tasks import (
+    TASKS,
+    Vocab,
+    build_tasks,
+    collate,
+    exact_match,
+    position_accuracy,
+    set_f1,
+)
 from sparselab.tasks.base import task_batches
 from sparselab.tasks.haystack import Haystack, weave
 
@@ -65,7 +73,7 @@ def test_vt_chain_resolves_to_queried_value():
         s = t.sample(i)
         assign = {int(r[1]): int(r[2]) for r in _records(s, v, v.assign)}
 
-        def resolve(x):
+        def resolve(x, assign=assign):
             while x in assign:
                 x = assign[x]
             return x

@@ -1,7 +1,7 @@
 """Score a model on the task suite: batched greedy generation on held-out samples."""
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch

@@ -7,8 +7,9 @@ replace dense attention without touching the model. Linear layers are built by a
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -56,7 +57,7 @@ class LMConfig:
 
     @property
     def d_mlp(self) -> int:
-        return int(round(self.d_model * self.mlp_ratio))
+        return round(self.d_model * self.mlp_ratio)
 
 
 # The family spans ~22x in non-embedding parameters (about 0.1M to 2.2M).

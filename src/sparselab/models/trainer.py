@@ -9,9 +9,10 @@ from __future__ import annotations
 import io
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol, Sequence
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -44,9 +45,9 @@ class TrainConfig:
 class Callback(Protocol):
     """Per-step hook; both methods optional. State is checkpointed via `state_dict` if present."""
 
-    def on_step_start(self, step: int, trainer: "Trainer") -> None: ...
+    def on_step_start(self, step: int, trainer: Trainer) -> None: ...
 
-    def on_step_end(self, step: int, trainer: "Trainer", metrics: dict[str, float]) -> None: ...
+    def on_step_end(self, step: int, trainer: Trainer, metrics: dict[str, float]) -> None: ...
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

@@ -8,8 +8,9 @@ phases' sparse attention matter.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -169,7 +170,7 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train"):
     answer_len = max(t.max_answer_len() for t in tasks)
     pad = tasks[0].vocab.pad
 
-    def fn(step: int, gen: "torch.Generator"):
+    def fn(step: int, gen: torch.Generator):
         which = torch.randint(len(tasks), (batch_size,), generator=gen).tolist()
         idx = torch.randint(2**62, (batch_size,), generator=gen).tolist()
         samples = [tasks[w].sample(i, split) for w, i in zip(which, idx)]

@@ -5,39 +5,23 @@ never reuse training haystacks. The synthetic filler is RULER's repeated "noise"
 """
 from __future__ import annotations
 
-import gzip
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..paths import repo_root
 from .vocab import Vocab
 
 SYNTHETIC = "The grass is green. The sky is blue. The sun is yellow. Here we go. There and back again. "
 SOURCES = ("synthetic", "tinystories", "tinyshakespeare")
 _TEXT_NAMES = {"tinystories": "tinystories-sample", "tinyshakespeare": "tinyshakespeare"}
-_TEXT_FILES = {"tinystories-sample": "tinystories.txt.gz", "tinyshakespeare": "input.txt.gz"}
 HELD_OUT = 0.1  # fraction of each natural text kept for the test split
 
 
 def read_text(name: str) -> str:
-    """Text of `tinyshakespeare` or `tinystories-sample` via `sparselab.data.load_text`.
+    """Text of `tinyshakespeare` or `tinystories-sample` (via `sparselab.data.load_text`)."""
+    from ..data import load_text
 
-    Falls back to reading `shared/data/text/<name>/*.gz` next to the checkout while the data
-    layer is not available.
-    """
-    try:
-        from ..data import load_text  # type: ignore[attr-defined]
-    except ImportError:
-        load_text = None
-    if load_text is not None:
-        return load_text(name)
-    for base in (repo_root().parent / "shared" / "data", repo_root().parent.parent / "shared" / "data"):
-        path = base / "text" / name / _TEXT_FILES[name]
-        if path.exists():
-            with gzip.open(path, "rt", encoding="utf-8") as fh:
-                return fh.read()
-    raise FileNotFoundError(f"text {name!r} not found (looked for shared/data/text/{name}/)")
+    return load_text(name)
 
 
 class Haystack:
