@@ -68,3 +68,24 @@ def test_callbacks_called_every_step_and_state_checkpointed(tmp_path):
     cb2 = Counter()
     make(tmp_path / "c.pt", steps=6, callbacks=[cb2]).load()
     assert cb2.ends == 6
+
+
+def test_suite_recipe_trains_saves_and_loads(tmp_path):
+    from sparselab.models.recipe import SuiteRecipe, load_model, recipe_from_meta, train_suite_model
+
+    recipe = SuiteRecipe(model="xs", tasks="niah_single,cwe", lengths=(64, 96), sources=("synthetic",),
+                         train=TrainConfig(steps=2, batch_size=2, warmup=1), overrides={"d_model": 16})
+    folder = train_suite_model(recipe, tmp_path / "run", progress=False)
+    model, meta = load_model(folder)
+    assert model.cfg.d_model == 16 and recipe_from_meta(meta) == recipe
+    assert (folder / "recipe.json").exists()
+
+
+def test_mixed_length_batches_keep_tokens_per_step():
+    from sparselab.tasks import build_tasks
+    from sparselab.tasks.base import task_batches
+
+    tasks = build_tasks("mqar", 64, sources=("synthetic",)) + build_tasks("mqar", 128, sources=("synthetic",))
+    fn = task_batches(tasks, 8)
+    shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
+    assert shapes == {(8, 64 + 4), (4, 128 + 4)}  # answer_len 5 -> 4 extra inputs

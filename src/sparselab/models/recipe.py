@@ -26,22 +26,23 @@ class SuiteRecipe:
 
     model: str = "xs"
     tasks: str = "all"
-    length: int = 256
+    lengths: tuple[int, ...] = (256,)  # several: each step trains at one of them
     sources: tuple[str, ...] = ("synthetic", "tinystories", "tinyshakespeare")
     train: TrainConfig = field(default_factory=TrainConfig)
     overrides: dict[str, Any] = field(default_factory=dict)  # LMConfig field overrides
 
     def slug(self) -> str:
-        return f"{self.model}-L{self.length}-{self.train.steps}steps-seed{self.train.seed}"
+        lens = "_".join(str(n) for n in self.lengths)
+        return f"{self.model}-L{lens}-{self.train.steps}steps-seed{self.train.seed}"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _build(recipe: SuiteRecipe):
-    tasks = build_tasks(recipe.tasks, recipe.length, sources=recipe.sources)
+    tasks = [t for n in recipe.lengths for t in build_tasks(recipe.tasks, n, sources=recipe.sources)]
     model = build_model(recipe.model, vocab_size=tasks[0].vocab.size,
-                        max_len=max(8192, recipe.length + 64), **recipe.overrides)
+                        max_len=max(8192, max(recipe.lengths) + 64), **recipe.overrides)
     return tasks, model
 
 
@@ -95,7 +96,7 @@ def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:
     """Inverse of `SuiteRecipe.to_dict` (as stored in checkpoint meta)."""
     r = dict(meta["recipe"])
     r["train"] = TrainConfig(**r["train"])
-    r["sources"] = tuple(r["sources"])
+    r["sources"], r["lengths"] = tuple(r["sources"]), tuple(r["lengths"])
     return SuiteRecipe(**r)
 
 

@@ -163,17 +163,24 @@ def collate(samples: Sequence[Sample], pad: int, answer_len: int | None = None):
 def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train"):
     """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
 
-    Returns `fn(step, generator) -> (inputs, targets, mask)` torch tensors (see `collate`).
+    Tasks may have different lengths: each step then picks one length uniformly and uses
+    `batch_size * shortest / length` samples (at least 1), so every step costs about the same
+    number of tokens. Returns `fn(step, generator) -> (inputs, targets, mask)` torch tensors
+    (see `collate`).
     """
     import torch
 
     answer_len = max(t.max_answer_len() for t in tasks)
     pad = tasks[0].vocab.pad
+    groups = sorted({t.length for t in tasks})
+    by_len = {n: [t for t in tasks if t.length == n] for n in groups}
 
     def fn(step: int, gen: torch.Generator):
-        which = torch.randint(len(tasks), (batch_size,), generator=gen).tolist()
-        idx = torch.randint(2**62, (batch_size,), generator=gen).tolist()
-        samples = [tasks[w].sample(i, split) for w, i in zip(which, idx)]
+        n = groups[int(torch.randint(len(groups), (1,), generator=gen))] if len(groups) > 1 else groups[0]
+        pool, b = by_len[n], max(1, batch_size * groups[0] // n)
+        which = torch.randint(len(pool), (b,), generator=gen).tolist()
+        idx = torch.randint(2**62, (b,), generator=gen).tolist()
+        samples = [pool[w].sample(i, split) for w, i in zip(which, idx)]
         x, y, m = collate(samples, pad, answer_len)
         return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
 
