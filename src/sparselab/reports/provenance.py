@@ -60,11 +60,16 @@ def data_checksums() -> dict[str, str]:
     """sha256 of every registered dataset file found on this machine (relative path -> hash)."""
     from .. import data
 
+    from ..data.datasets import resolve_dataset
+
     sums: dict[str, str] = {}
     for name in data.list_datasets():
-        for rel, path in data.dataset_files(name).items():
-            if path is not None:
-                sums[f"{name}/{rel}"] = sha256_file(path)
+        try:
+            files = resolve_dataset(name)
+        except data.DataError:  # not on this machine: nothing to record
+            continue
+        for rel, path in files.items():
+            sums[f"{name}/{path.name if rel == path.name else rel}"] = sha256_file(path)
     return sums
 
 
