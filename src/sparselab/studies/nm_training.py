@@ -1,0 +1,243 @@
+"""Study 04: N:M sparse training recipes at high sparsity on a character-level LM.
+
+Claim tested (Progressive Gradient Flow, Bambhaniya et al. 2024): at high N:M sparsity,
+recipes that progressively restrict gradient flow to pruned weights (MDGF, SDGF) beat SR-STE.
+Every run (recipe x pattern x seed) trains the tiny LM on tinyshakespeare for the same number
+of steps and is cached on its own, so a sweep resumes and reruns are instant.
+"""
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+
+import numpy as np
+import pandas as pd
+
+from .base import StudyConfig
+
+STAGE = "nm_training"
+VERSION = 1  # bump when a change alters results (invalidates cached runs)
+TEXT = "tinyshakespeare"
+CURVE_WINDOWS = 16  # validation windows per learning-curve point (cheap; the final score uses more)
+
+
+@dataclass
+class Config(StudyConfig):
+    """Parameters of notebooks/04_nm_training.ipynb (defaults = smoke profile)."""
+
+    patterns: list = field(default_factory=lambda: ["1:8"])
+    recipes: list = field(default_factory=lambda: ["dense", "sr_ste", "mdgf_exp", "sdgf_stepwise"])
+    seeds: list = field(default_factory=lambda: [0, 1])
+    steps: int = 200
+    model: str = "xs"
+    batch_size: int = 16
+    seq_len: int = 64
+    lr: float = 3e-3
+    warmup_frac: float = 0.1
+    final_frac: float = 0.1
+    oneshot_prune_at: float = 0.5
+    sr_ste_lambda: float = 2e-4
+    eval_every: int = 25
+    val_windows: int = 128
+    flip_every: int = 5
+    workers: int = 2
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that determines one training run (its cache key)."""
+
+    recipe: str
+    pattern: str
+    seed: int
+    steps: int
+    model: str
+    batch_size: int
+    seq_len: int
+    lr: float
+    warmup_frac: float
+    final_frac: float
+    oneshot_prune_at: float
+    sr_ste_lambda: float
+    eval_every: int
+    val_windows: int
+    flip_every: int
+    text: str = TEXT
+    curve_windows: int = CURVE_WINDOWS
+    version: int = VERSION
+
+    @property
+    def lr_warmup(self) -> int:
+        """Learning-rate warm-up steps: the first 10 % of the run."""
+        return max(1, self.steps // 10)
+
+    def slug(self) -> str:
+        return f"{self.recipe}-{self.pattern.replace(':', 'of')}-seed{self.seed}-{self.steps}steps"
+
+
+def run_specs(cfg: Config) -> list[RunSpec]:
+    """The grid: every sparse recipe x pattern x seed, and `dense` once per seed."""
+    shared = {k: v for k, v in cfg.to_dict().items()
+              if k not in ("patterns", "recipes", "seeds", "workers")}
+    specs = []
+    for seed in cfg.seeds:
+        for recipe in cfg.recipes:
+            pats = ["1:1"] if recipe == "dense" else cfg.patterns
+            specs += [RunSpec(recipe=recipe, pattern=p, seed=int(seed), **shared) for p in pats]
+    return specs
+
+
+# ----- data --------------------------------------------------------------------------------
+def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
+    """({"train", "val"} int64 character ids, vocabulary size); last 10 % of the text validates."""
+    from ..data import load_text
+
+    codes = np.frombuffer(load_text(text).encode("utf-32-le"), dtype=np.uint32)
+    chars, ids = np.unique(codes, return_inverse=True)  # ids follow sorted code points
+    ids = ids.astype(np.int64)
+    cut = int(len(ids) * 0.9)
+    return {"train": ids[:cut], "val": ids[cut:]}, len(chars)
+
+
+def window_batches(ids: np.ndarray, seq_len: int, batch_size: int):
+    """Trainer `batch_fn`: random windows of the training ids, loss on every position."""
+    import torch
+
+    data = torch.from_numpy(ids)
+
+    def fn(step: int, gen):
+        starts = torch.randint(len(data) - seq_len - 1, (batch_size,), generator=gen)
+        win = torch.stack([data[s : s + seq_len + 1] for s in starts.tolist()])  # (B, T + 1)
+        return win[:, :-1], win[:, 1:], None
+
+    return fn
+
+
+def bits_per_char(model, ids: np.ndarray, seq_len: int, windows: int) -> float:
+    """Mean next-character loss in bits over the first `windows` disjoint windows of `ids`."""
+    import torch
+    import torch.nn.functional as F
+
+    n = min(windows, (len(ids) - 1) // seq_len)
+    x = torch.from_numpy(ids[: n * seq_len]).view(n, seq_len)  # (B, T)
+    y = torch.from_numpy(ids[1 : n * seq_len + 1]).view(n, seq_len)
+    with torch.no_grad():
+        total = sum(float(F.cross_entropy(model(xb).flatten(0, 1), yb.flatten(), reduction="sum"))
+                    for xb, yb in zip(x.split(32), y.split(32)))
+    return total / y.numel() / np.log(2)
+
+
+# ----- one run -----------------------------------------------------------------------------
+def _recipe(spec: RunSpec):
+    from ..sparsity import make_recipe
+
+    kw = {"warmup": spec.warmup_frac, "final": spec.final_frac}
+    if spec.recipe == "oneshot":
+        kw["prune_at"] = spec.oneshot_prune_at
+    if spec.recipe == "sr_ste":
+        kw["lam"] = spec.sr_ste_lambda
+    return make_recipe(spec.recipe, "2:4" if spec.recipe == "dense" else spec.pattern, **kw)
+
+
+def other_flops_per_step(model, tokens: int, seq_len: int) -> float:
+    """Training FLOPs (3x forward) of the dense remainder: tied head and attention scores."""
+    from ..models.lm import flops_per_token
+    from ..sparsity import nm_layers
+
+    nm_fwd = sum(2 * m.in_features * m.out_features for _, m in nm_layers(model))
+    per_token = flops_per_token(model.cfg, (seq_len + 1) / 2) - nm_fwd  # causal: mean context
+    return 3.0 * per_token * tokens
+
+
+def train_run(spec: RunSpec, progress: bool = False) -> dict:
+    """Train one run and return its JSON-able record (no caching)."""
+    import torch
+
+    from ..models.lm import build_model
+    from ..models.trainer import Trainer, TrainConfig
+    from ..sparsity import nm_inference_flops, nm_linear_factory
+    from ..sparsity.training import NMCallback
+
+    torch.set_num_threads(1)
+    splits, vocab = char_splits(spec.text)
+    recipe = _recipe(spec)
+    torch.manual_seed(spec.seed)  # same initial weights for every recipe of a seed
+    model = build_model(spec.model, nm_linear_factory(recipe), vocab_size=vocab,
+                        max_len=max(512, spec.seq_len))
+    tokens = spec.batch_size * spec.seq_len
+    cb = NMCallback(model, recipe, spec.steps, tokens,
+                    other_flops_per_step(model, tokens, spec.seq_len), spec.flip_every,
+                    spec.eval_every,
+                    lambda m: bits_per_char(m, splits["val"], spec.seq_len, spec.curve_windows))
+    tcfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, lr=spec.lr,
+                       warmup=spec.lr_warmup, seed=spec.seed, log_every=max(1, spec.steps // 20))
+    trainer = Trainer(model, tcfg, window_batches(splits["train"], spec.seq_len, spec.batch_size),
+                      callbacks=[cb], progress=progress)
+    t0 = time.perf_counter()
+    history = trainer.train()
+    model.eval()
+    val = bits_per_char(model, splits["val"], spec.seq_len, spec.val_windows)
+    return {"spec": asdict(spec), "val_bpc": val, "wall_s": time.perf_counter() - t0,
+            "train_loss": [(h["step"], h["loss"]) for h in history],
+            "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
+
+
+def cached_run(spec: RunSpec) -> dict:
+    """`train_run` cached under `cache_path(STAGE, slug, spec)`; reused when complete."""
+    from ..cache import atomic_dir, cache_path, is_complete
+
+    folder = cache_path(STAGE, spec.slug(), asdict(spec))
+    if is_complete(folder):
+        return json.loads((folder / "result.json").read_text())
+    record = train_run(spec)
+    with atomic_dir(folder) as tmp:
+        (tmp / "result.json").write_text(json.dumps(record, indent=1, sort_keys=True))
+    return record
+
+
+def run(cfg: Config) -> pd.DataFrame:
+    """Train (or load) every run of the grid; one row per run with its record."""
+    from tqdm.auto import tqdm
+
+    specs = run_specs(cfg)
+    if cfg.workers > 1:
+        with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
+            records = list(tqdm(pool.map(cached_run, specs), total=len(specs), desc="runs"))
+    else:
+        records = [cached_run(s) for s in tqdm(specs, desc="runs")]
+    return results_frame(records)
+
+
+def results_frame(records: list[dict]) -> pd.DataFrame:
+    """Flatten run records into a DataFrame (one row per run)."""
+    rows = []
+    for r in records:
+        s = r["spec"]
+        n, m = (int(v) for v in s["pattern"].split(":"))
+        rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
+                     "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
+                     "train_flops": r["train_flops"], "wall_s": r["wall_s"], "record": r})
+    return pd.DataFrame(rows)
+
+
+from .nm_training_tables import (  # noqa: E402  (public API of the study lives in both modules)
+    findings,
+    flip_frame,
+    headline,
+    metrics,
+    paired_vs,
+    plot_bpc_vs_sparsity,
+    plot_curves,
+    plot_flips,
+    plot_flops,
+    table_flips,
+    table_iso_flops,
+    table_summary,
+)
+
+__all__ = ["Config", "RunSpec", "findings", "flip_frame", "headline", "metrics", "paired_vs",
+           "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "run", "run_specs",
+           "table_flips", "table_iso_flops", "table_summary", "train_run"]

@@ -1,0 +1,270 @@
+"""Tables, figures and metrics of study 04 (N:M training recipes); re-exported by `nm_training`.
+
+Input: the DataFrame of `nm_training.run` (one row per run; `record` holds its curves).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+DECAYING = ("mdgf_linear", "mdgf_exp", "sdgf_stepwise", "sdgf_geometric")
+
+
+def _order(df: pd.DataFrame) -> list[str]:
+    """Sparse patterns ordered by sparsity."""
+    sparse = df[df.recipe != "dense"].drop_duplicates("pattern").sort_values("sparsity")
+    return list(sparse.pattern)
+
+
+def dense_bpc(df: pd.DataFrame) -> pd.Series:
+    """Validation bits per character of the dense runs, indexed by seed."""
+    return df[df.recipe == "dense"].set_index("seed")["val_bpc"]
+
+
+def table_summary(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean/std/n of validation bpc per (pattern, recipe), with the gap to dense (same seeds)."""
+    dense = dense_bpc(df)
+    sparse = df[df.recipe != "dense"].copy()
+    sparse["gap"] = sparse.val_bpc - sparse.seed.map(dense)
+    out = sparse.groupby(["pattern", "recipe"]).agg(
+        bpc=("val_bpc", "mean"), bpc_std=("val_bpc", "std"), seeds=("seed", "nunique"),
+        gap_to_dense=("gap", "mean"), gap_std=("gap", "std"),
+        train_gflops=("train_flops", lambda f: f.mean() / 1e9))
+    out["gap_pct"] = 100 * out.gap_to_dense / dense.mean() if len(dense) else np.nan
+    out = out.reindex(_order(df), level="pattern")
+    return out.round(4)
+
+
+def paired_vs(df: pd.DataFrame, baseline: str = "sr_ste") -> pd.DataFrame:
+    """Per (pattern, recipe): seed-paired difference in bpc against `baseline` (< 0: better).
+
+    Columns: mean and std of the paired difference, relative difference (%), n seeds, and
+    `z` = mean / (std / sqrt(n)) (a paired t statistic; |z| > ~4.3 is p < 0.05 at n = 3).
+    """
+    base = df[df.recipe == baseline].set_index(["pattern", "seed"])["val_bpc"]
+    rows = []
+    for (pattern, recipe), g in df[~df.recipe.isin(["dense", baseline])].groupby(["pattern", "recipe"]):
+        ref = base.reindex([(pattern, s) for s in g.seed]).to_numpy()
+        diff = g.val_bpc.to_numpy() - ref
+        diff = diff[~np.isnan(diff)]
+        if not len(diff):
+            continue
+        sd = diff.std(ddof=1) if len(diff) > 1 else np.nan
+        rows.append({"pattern": pattern, "recipe": recipe, "diff_bpc": diff.mean(), "diff_std": sd,
+                     "diff_pct": 100 * diff.mean() / np.nanmean(ref), "seeds": len(diff),
+                     "z": diff.mean() / (sd / np.sqrt(len(diff))) if sd and sd > 0 else np.nan})
+    if not rows:
+        return pd.DataFrame()
+    out = pd.DataFrame(rows).set_index(["pattern", "recipe"])
+    return out.reindex(_order(df), level="pattern").round(4)
+
+
+def _curve_at(record: dict, budget: float) -> float:
+    """Hard-N:M validation bpc of a run's evaluation curve interpolated at `budget` FLOPs."""
+    ev = record["evals"]
+    if not ev:
+        return np.nan
+    flops = np.array([e[1] for e in ev])
+    bpc = np.array([e[2] for e in ev])
+    if budget < flops[0] or budget > flops[-1] * (1 + 1e-9):
+        return np.nan
+    return float(np.interp(budget, flops, bpc))
+
+
+def table_iso_flops(df: pd.DataFrame) -> pd.DataFrame:
+    """bpc of each sparse recipe at the same training FLOPs, per pattern.
+
+    The budget is the smallest total training FLOPs of any sparse recipe at that pattern; each
+    run's evaluation curve (the hard N:M model, evaluated every few steps on a smaller validation
+    sample) is interpolated there. Recipes that spend more FLOPs per step are thus stopped early.
+    """
+    rows = []
+    for pattern, g in df[df.recipe != "dense"].groupby("pattern"):
+        budget = g.groupby("recipe").train_flops.mean().min()
+        for recipe, gr in g.groupby("recipe"):
+            vals = [_curve_at(r, budget) for r in gr.record]
+            rows.append({"pattern": pattern, "recipe": recipe, "budget_gflops": budget / 1e9,
+                         "bpc_at_budget": np.nanmean(vals), "std": np.nanstd(vals, ddof=1)
+                         if len(vals) > 1 else np.nan,
+                         "flops_used_x": gr.train_flops.mean() / budget})
+    out = pd.DataFrame(rows).set_index(["pattern", "recipe"])
+    return out.reindex(_order(df), level="pattern").round(4)
+
+
+def flip_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """Long table of mask-flip rates: recipe, pattern, seed, step, rate (fraction of entries)."""
+    rows = [{"recipe": r.recipe, "pattern": r.pattern, "seed": r.seed, "step": s, "rate": v}
+            for r in df[df.recipe != "dense"].itertuples() for s, v in r.record["flips"]]
+    return pd.DataFrame(rows)
+
+
+def table_flips(df: pd.DataFrame) -> pd.DataFrame:
+    """Mean flip rate per recipe and pattern in each third of training (first, middle, last)."""
+    fl = flip_frame(df)
+    if fl.empty:
+        return fl
+    steps = int(df.record.iloc[0]["spec"]["steps"])
+    fl["third"] = pd.cut(fl.step, [0, steps / 3, 2 * steps / 3, steps + 1],
+                         labels=["early", "middle", "late"], include_lowest=True)
+    out = fl.groupby(["pattern", "recipe", "third"], observed=True).rate.mean().unstack("third")
+    return (100 * out).reindex(_order(df), level="pattern").round(3)  # percent of entries
+
+
+def plot_bpc_vs_sparsity(df: pd.DataFrame):
+    """Validation bpc vs N:M pattern per recipe (mean, error bar = seed std); dense as a band."""
+    import matplotlib.pyplot as plt
+
+    order = _order(df)
+    fig, ax = plt.subplots(figsize=(7, 4))
+    recipes = sorted(df[df.recipe != "dense"].recipe.unique())
+    for i, recipe in enumerate(recipes):
+        g = df[df.recipe == recipe].groupby("pattern").val_bpc.agg(["mean", "std"]).reindex(order)
+        x = np.arange(len(order)) + (i - len(recipes) / 2) * 0.04
+        ax.errorbar(x, g["mean"], yerr=g["std"], marker="o", capsize=3, label=recipe,
+                    ls="--" if recipe in DECAYING else "-")
+    dense = dense_bpc(df)
+    if len(dense):
+        ax.axhspan(dense.mean() - dense.std(ddof=1) if len(dense) > 1 else dense.mean(),
+                   dense.mean() + (dense.std(ddof=1) if len(dense) > 1 else 0), color="k",
+                   alpha=0.15)
+        ax.axhline(dense.mean(), color="k", lw=1, label="dense")
+    ax.set_xticks(range(len(order)), order)
+    ax.set_xlabel("N:M pattern (sparsity increases to the right)")
+    ax.set_ylabel("validation bits per character")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_flops(df: pd.DataFrame):
+    """Final bpc vs total training FLOPs, one panel per pattern (each dot a run)."""
+    import matplotlib.pyplot as plt
+
+    order = _order(df)
+    fig, axes = plt.subplots(1, len(order), figsize=(3.2 * len(order), 3.2), squeeze=False,
+                             sharey=True)
+    colors = {r: f"C{i}" for i, r in enumerate(sorted(df.recipe.unique()))}
+    for ax, pattern in zip(axes[0], order):
+        for recipe, g in df[(df.pattern == pattern) | (df.recipe == "dense")].groupby("recipe"):
+            ax.scatter(g.train_flops / 1e9, g.val_bpc, s=14, color=colors[recipe], label=recipe)
+        ax.set_title(pattern)
+        ax.set_xlabel("training GFLOPs")
+    axes[0][0].set_ylabel("validation bpc")
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_curves(df: pd.DataFrame, pattern: str):
+    """Hard-N:M validation bpc vs cumulative training FLOPs (mean over seeds) at `pattern`."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for recipe, g in df[df.pattern == pattern].groupby("recipe"):
+        ev = np.array([[e[1], e[2]] for e in g.record.iloc[0]["evals"]])
+        bpc = np.mean([[e[2] for e in r["evals"]] for r in g.record], axis=0)
+        ax.plot(ev[:, 0] / 1e9, bpc, label=recipe, ls="--" if recipe in DECAYING else "-")
+    ax.set_xlabel("cumulative training GFLOPs")
+    ax.set_ylabel("validation bpc of the hard N:M model")
+    ax.set_title(f"{pattern}: learning curves (mask applied at evaluation)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_flips(df: pd.DataFrame, pattern: str):
+    """Mask-flip rate over training per recipe at `pattern` (mean over seeds)."""
+    import matplotlib.pyplot as plt
+
+    fl = flip_frame(df)
+    fig, ax = plt.subplots(figsize=(6.5, 3.8))
+    for recipe, g in fl[fl.pattern == pattern].groupby("recipe"):
+        m = g.groupby("step").rate.mean()
+        ax.plot(m.index, 100 * m.to_numpy(), label=recipe, ls="--" if recipe in DECAYING else "-")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("mask entries flipped since last check (%)")
+    ax.set_title(f"{pattern}: mask stability")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def metrics(df: pd.DataFrame) -> dict[str, float]:
+    """Flat metrics: `val_bpc/<recipe>/<pattern>`, gaps, equal-FLOPs bpc, paired diffs, flips."""
+    m: dict[str, float] = {}
+    dense = dense_bpc(df)
+    if len(dense):
+        m["val_bpc/dense"] = dense.mean()
+        m["val_bpc_std/dense"] = dense.std(ddof=1) if len(dense) > 1 else np.nan
+    for (pattern, recipe), r in table_summary(df).iterrows():
+        m[f"val_bpc/{recipe}/{pattern}"] = r.bpc
+        m[f"val_bpc_std/{recipe}/{pattern}"] = r.bpc_std
+        m[f"gap_to_dense/{recipe}/{pattern}"] = r.gap_to_dense
+        m[f"train_gflops/{recipe}/{pattern}"] = r.train_gflops
+    for (pattern, recipe), r in table_iso_flops(df).iterrows():
+        m[f"bpc_at_equal_flops/{recipe}/{pattern}"] = r.bpc_at_budget
+    for (pattern, recipe), r in paired_vs(df).iterrows():
+        m[f"diff_vs_sr_ste/{recipe}/{pattern}"] = r.diff_bpc
+    fl = flip_frame(df)
+    if not fl.empty:
+        for (pattern, recipe), v in fl.groupby(["pattern", "recipe"]).rate.mean().items():
+            m[f"flip_rate_pct/{recipe}/{pattern}"] = 100 * v
+    return m
+
+
+def _best_decaying(df: pd.DataFrame, pattern: str) -> tuple[str, pd.Series] | None:
+    """(recipe, its paired-vs-SR-STE row) of the best decaying recipe at `pattern`."""
+    pv = paired_vs(df)
+    if pv.empty or pattern not in pv.index.get_level_values(0):
+        return None
+    rows = pv.loc[pattern]
+    rows = rows[rows.index.isin(DECAYING)]
+    if rows.empty:
+        return None
+    best = rows.diff_bpc.idxmin()
+    return best, rows.loc[best]
+
+
+def headline(df: pd.DataFrame) -> dict[str, float]:
+    """2-4 numbers: dense bpc, SR-STE and best decaying recipe at the highest sparsity."""
+    out = {"dense_bpc": float(dense_bpc(df).mean())}
+    order = _order(df)
+    if order:
+        top = order[-1]
+        sr = df[(df.recipe == "sr_ste") & (df.pattern == top)].val_bpc
+        if len(sr):
+            out[f"sr_ste_bpc@{top}"] = float(sr.mean())
+        best = _best_decaying(df, top)
+        if best is not None:
+            out[f"best_decaying_minus_sr_ste@{top}"] = float(best[1].diff_bpc)
+    return out
+
+
+def findings(df: pd.DataFrame) -> str:
+    """Findings paragraph computed from the results (every number comes from `df`)."""
+    dense = dense_bpc(df)
+    summ = table_summary(df)
+    noise = summ.bpc_std.median()
+    lines = [f"- Dense model: {dense.mean():.3f} bpc (seed std {dense.std(ddof=1):.3f}, "
+             f"{len(dense)} seeds). Median seed std of a sparse cell: {noise:.3f} bpc."]
+    for pattern in _order(df):
+        cells = summ.loc[pattern]
+        best, worst = cells.bpc.idxmin(), cells.bpc.idxmax()
+        lines.append(f"- {pattern}: best {best} {cells.bpc[best]:.3f} bpc "
+                     f"(gap to dense {cells.gap_to_dense[best]:+.3f}), worst {worst} "
+                     f"{cells.bpc[worst]:.3f}.")
+        dec = _best_decaying(df, pattern)
+        if dec is not None:
+            name, r = dec
+            lines.append(f"  Best decaying recipe vs SR-STE: {name} {r.diff_bpc:+.3f} bpc "
+                         f"({r.diff_pct:+.2f} %), paired seed std {r.diff_std:.3f}, "
+                         f"t = {r.z:.1f} over {int(r.seeds)} seeds.")
+    pv = paired_vs(df)
+    if not pv.empty:
+        dec = pv[pv.index.get_level_values(1).isin(DECAYING)]
+        wins = int(((dec.diff_bpc < 0) & (dec.z.abs() > 4.3)).sum())
+        losses = int(((dec.diff_bpc > 0) & (dec.z.abs() > 4.3)).sum())
+        lines.append(f"- Over {len(dec)} (pattern, decaying recipe) cells: {wins} significantly "
+                     f"better than SR-STE, {losses} significantly worse (paired t, |t| > 4.3, "
+                     f"p < 0.05 at 3 seeds; no multiple-comparison correction), rest within noise.")
+    return "\n".join(lines)
