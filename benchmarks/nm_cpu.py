@@ -52,12 +52,12 @@ def markdown(rows: list[dict], meta: dict) -> str:
         f"layer {meta['size']}x{meta['size']}; median of {meta['repeats']} repeats. "
         + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()) + ".",
         "",
-        "hot: the same layer repeated (weights cache-resident if they fit); cold: copies of the "
-        "weights (>= 768 MB per repeat) cycled so they stream from memory. Bytes = weights "
-        "(packed: N/M x (4 B value + 1 B index)) + x + y.",
+        ("hot: the same layer repeated (weights cache-resident if they fit); cold: copies of the "
+         "weights (>= 768 MB per repeat) cycled so they stream from memory. Bytes = weights "
+         "(packed: N/M x (4 B value + 1 B index)) + x + y."),
         "",
-        "| pattern | batch | mode | ours (ms) | dense (ms) | speed-up | ours MB | dense MB | "
-        "ours GB/s | dense GB/s |",
+        ("| pattern | batch | mode | ours (ms) | dense (ms) | speed-up | ours MB | dense MB | "
+         "ours GB/s | dense GB/s |"),
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:

@@ -157,7 +157,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     import torch
 
     from ..models.lm import build_model
-    from ..models.trainer import Trainer, TrainConfig
+    from ..models.trainer import TrainConfig, Trainer
     from ..sparsity import nm_inference_flops, nm_linear_factory
     from ..sparsity.training import NMCallback
 
@@ -176,11 +176,12 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
                        warmup=spec.lr_warmup, seed=spec.seed, log_every=max(1, spec.steps // 20))
     trainer = Trainer(model, tcfg, window_batches(splits["train"], spec.seq_len, spec.batch_size),
                       callbacks=[cb], progress=progress)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     history = trainer.train()
     model.eval()
     val = bits_per_char(model, splits["val"], spec.seq_len, spec.val_windows)
     return {"spec": asdict(spec), "val_bpc": val, "wall_s": time.perf_counter() - t0,
+            "cpu_s": time.process_time() - c0,
             "train_loss": [(h["step"], h["loss"]) for h in history],
             "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
 
@@ -219,11 +220,12 @@ def results_frame(records: list[dict]) -> pd.DataFrame:
         n, m = (int(v) for v in s["pattern"].split(":"))
         rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
                      "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
-                     "train_flops": r["train_flops"], "wall_s": r["wall_s"], "record": r})
+                     "train_flops": r["train_flops"], "wall_s": r["wall_s"],
+                     "cpu_s": r.get("cpu_s", float("nan")), "record": r})
     return pd.DataFrame(rows)
 
 
-from .nm_training_tables import (  # noqa: E402  (public API of the study lives in both modules)
+from .nm_training_tables import (
     findings,
     flip_frame,
     headline,

@@ -245,8 +245,8 @@ def findings(df: pd.DataFrame) -> str:
     dense = dense_bpc(df)
     summ = table_summary(df)
     noise = summ.bpc_std.median()
-    lines = [f"- Dense model: {dense.mean():.3f} bpc (seed std {dense.std(ddof=1):.3f}, "
-             f"{len(dense)} seeds). Median seed std of a sparse cell: {noise:.3f} bpc."]
+    lines = [(f"- Dense model: {dense.mean():.3f} bpc (seed std {dense.std(ddof=1):.3f}, "
+              f"{len(dense)} seeds). Median seed std of a sparse cell: {noise:.3f} bpc.")]
     for pattern in _order(df):
         cells = summ.loc[pattern]
         best, worst = cells.bpc.idxmin(), cells.bpc.idxmax()

@@ -1,0 +1,99 @@
+"""Study 04 plumbing: grid, one tiny training run (synthetic text), FLOPs, caching, tables."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sparselab.studies import nm_training as study
+from sparselab.studies.nm_training_tables import _curve_at
+
+
+@pytest.fixture
+def synthetic_text(monkeypatch):
+    rng = np.random.default_rng(0)
+    ids = rng.integers(0, 20, 6000).astype(np.int64)
+    monkeypatch.setattr(study, "char_splits", lambda text: ({"train": ids[:5000],
+                                                              "val": ids[5000:]}, 20))
+
+
+def _cfg(**kw):
+    base = {"steps": 6, "batch_size": 2, "seq_len": 16, "eval_every": 2, "flip_every": 2,
+            "val_windows": 4, "workers": 1, "seeds": [0]}
+    base.update(kw)
+    return study.Config.from_overrides(**base)
+
+
+def test_grid_runs_dense_once_per_seed():
+    cfg = study.Config.from_overrides(patterns=["2:4", "1:8"], seeds=[0, 1, 2],
+                                      recipes=["dense", "ste", "sr_ste"])
+    specs = study.run_specs(cfg)
+    assert len(specs) == 3 * (1 + 2 * 2)
+    assert sum(s.recipe == "dense" for s in specs) == 3
+    assert len({s.slug() for s in specs}) == len(specs)
+
+
+def test_tiny_run_records_curves_flips_and_flops(synthetic_text):
+    from sparselab.models.lm import flops_per_token
+
+    spec = study.run_specs(_cfg(recipes=["dense", "mdgf_exp"], patterns=["1:8"]))
+    dense, mdgf = (study.train_run(s) for s in spec)
+    for rec in (dense, mdgf):
+        assert [e[0] for e in rec["evals"]] == [2, 4, 6]
+        assert np.isfinite(rec["val_bpc"]) and rec["val_bpc"] > 0
+        assert [f[0] for f in rec["flips"]] == [2, 4, 6]
+    # dense: every step costs 3 x forward FLOPs of the whole model (mean causal context)
+    from sparselab.models.lm import build_model
+
+    tokens, model_cfg = 2 * 16, build_model("xs", vocab_size=20).cfg
+    per_step = 3 * flops_per_token(model_cfg, 17 / 2) * tokens
+    assert dense["train_flops"] == pytest.approx(6 * per_step)
+    # mdgf: 1 warm-up + 4 decay steps dense; the final step's N:M layers cost (1/8 + 1/8 + 1)/3
+    nm = 3 * 2 * tokens * (2 * (64 * 64 * 2 + 64 * 32 * 2 + 64 * 256 * 2))
+    final = per_step - nm + nm * (1 / 8 + 1 / 8 + 1) / 3
+    assert mdgf["train_flops"] == pytest.approx(5 * per_step + final)
+    assert [p[1] for p in mdgf["phases"]] == ["dense", "decay", "final"]
+
+
+def test_cached_run_is_reused(synthetic_text, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path))
+    calls = []
+    real = study.train_run
+    monkeypatch.setattr(study, "train_run", lambda s: calls.append(s) or real(s))
+    spec = study.run_specs(_cfg(recipes=["ste"], patterns=["1:4"]))[0]
+    first = study.cached_run(spec)
+    second = study.cached_run(spec)
+    assert len(calls) == 1 and first["val_bpc"] == second["val_bpc"]
+
+
+def _fake(recipe, pattern, seed, bpc, flops, evals=()):
+    return {"spec": {"recipe": recipe, "pattern": pattern, "seed": seed, "steps": 10},
+            "val_bpc": bpc, "train_flops": flops, "wall_s": 1.0, "cpu_s": 1.0,
+            "evals": list(evals), "flips": [(5, 0.02), (10, 0.01)], "phases": []}
+
+
+def test_tables_on_known_numbers():
+    g = 1e9
+    recs = [_fake("dense", "1:1", s, 2.0 + 0.1 * s, 600 * g) for s in range(3)]
+    recs += [_fake("sr_ste", "1:8", s, 2.5 + 0.1 * s, 300 * g,
+                   [(5, 150 * g, 3.0), (10, 300 * g, 2.5)]) for s in range(3)]
+    recs += [_fake("mdgf_exp", "1:8", s, 2.4 + 0.1 * s + 0.01 * (s == 2), 600 * g,
+                   [(5, 300 * g, 3.2), (10, 600 * g, 2.4)]) for s in range(3)]
+    df = study.results_frame(recs)
+    summ = study.table_summary(df)
+    assert summ.loc[("1:8", "sr_ste"), "gap_to_dense"] == pytest.approx(0.5)
+    pv = study.paired_vs(df)
+    assert pv.loc[("1:8", "mdgf_exp"), "diff_bpc"] == pytest.approx(-0.1 + 0.01 / 3, abs=1e-4)
+    iso = study.table_iso_flops(df)
+    assert iso.loc[("1:8", "sr_ste"), "budget_gflops"] == pytest.approx(300)
+    assert iso.loc[("1:8", "mdgf_exp"), "bpc_at_budget"] == pytest.approx(3.2)  # first point
+    assert iso.loc[("1:8", "mdgf_exp"), "flops_used_x"] == pytest.approx(2.0)
+    assert study.metrics(df)["val_bpc/dense"] == pytest.approx(2.1)
+    assert "1:8" in study.findings(df)
+    assert isinstance(study.table_flips(df), pd.DataFrame)
+
+
+def test_curve_interpolation_outside_range_is_nan():
+    rec = {"evals": [(5, 100.0, 3.0), (10, 200.0, 2.0)]}
+    assert _curve_at(rec, 150.0) == pytest.approx(2.5)
+    assert np.isnan(_curve_at(rec, 50.0)) and np.isnan(_curve_at(rec, 250.0))
