@@ -221,6 +221,9 @@ def test_oneshot_freezes_mask_and_gradient_is_sparse():
     layer(torch.randn(2, 8))
     assert torch.equal(layer.frozen_mask, mask) and torch.equal(layer.hard_mask(), mask)
     assert r.cost(8) == Cost(0.25, 0.25)
+    fresh = NMLinear(8, 3, bias=False, recipe=r)  # resuming a checkpoint restores the mask
+    fresh.load_state_dict(layer.state_dict())
+    assert torch.equal(fresh.frozen_mask, mask)
 
 
 def test_mask_flip_tracker_counts_changed_entries():

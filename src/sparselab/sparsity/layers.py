@@ -43,6 +43,13 @@ class NMLinear(nn.Module):
             bound = 1 / math.sqrt(self.in_features)
             nn.init.uniform_(self.bias, -bound, bound)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # a checkpoint taken after `oneshot` froze its mask holds a buffer this layer lacks yet
+        key = prefix + "frozen_mask"
+        if key in state_dict and self.frozen_mask is None:
+            self.frozen_mask = torch.empty_like(state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def hard_mask(self) -> torch.Tensor:
         """The binary (out, in) N:M mask of the current weights (frozen mask for oneshot)."""
         return self.recipe.hard_mask(self.weight, self.frozen_mask)
