@@ -89,3 +89,21 @@ def test_mixed_length_batches_keep_tokens_per_step():
     fn = task_batches(tasks, 8)
     shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
     assert shapes == {(8, 64 + 4), (4, 128 + 4)}  # answer_len 5 -> 4 extra inputs
+
+
+def test_char_lm_batches_and_bits_per_char():
+    import math
+
+    import numpy as np
+
+    from sparselab.tasks.charlm import bits_per_char, char_lm_batches
+
+    ids = np.arange(200) % 16
+    x, y, m = char_lm_batches(ids, 10, 3)(0, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 10) and m is None and torch.equal(y[:, :-1], x[:, 1:])
+
+    class Uniform(torch.nn.Module):
+        def forward(self, t):
+            return torch.zeros(*t.shape, 16)
+
+    assert abs(bits_per_char(Uniform(), ids, 10) - math.log2(16)) < 1e-5
