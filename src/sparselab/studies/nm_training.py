@@ -92,42 +92,19 @@ def run_specs(cfg: Config) -> list[RunSpec]:
 
 # ----- data --------------------------------------------------------------------------------
 def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
-    """({"train", "val"} int64 character ids, vocabulary size); last 10 % of the text validates."""
-    from ..data import load_text
+    """({"train", "val"} int64 character ids, vocabulary size) from the task suite's char LM."""
+    from ..tasks.charlm import text_splits
+    from ..tasks.vocab import Vocab
 
-    codes = np.frombuffer(load_text(text).encode("utf-32-le"), dtype=np.uint32)
-    chars, ids = np.unique(codes, return_inverse=True)  # ids follow sorted code points
-    ids = ids.astype(np.int64)
-    cut = int(len(ids) * 0.9)
-    return {"train": ids[:cut], "val": ids[cut:]}, len(chars)
-
-
-def window_batches(ids: np.ndarray, seq_len: int, batch_size: int):
-    """Trainer `batch_fn`: random windows of the training ids, loss on every position."""
-    import torch
-
-    data = torch.from_numpy(ids)
-
-    def fn(step: int, gen):
-        starts = torch.randint(len(data) - seq_len - 1, (batch_size,), generator=gen)
-        win = torch.stack([data[s : s + seq_len + 1] for s in starts.tolist()])  # (B, T + 1)
-        return win[:, :-1], win[:, 1:], None
-
-    return fn
+    vocab = Vocab()
+    return text_splits(text, vocab), vocab.size
 
 
 def bits_per_char(model, ids: np.ndarray, seq_len: int, windows: int) -> float:
-    """Mean next-character loss in bits over the first `windows` disjoint windows of `ids`."""
-    import torch
-    import torch.nn.functional as F
+    """Validation bits per character over the first `windows` disjoint windows of `ids`."""
+    from ..tasks.charlm import bits_per_char as bpc
 
-    n = min(windows, (len(ids) - 1) // seq_len)
-    x = torch.from_numpy(ids[: n * seq_len]).view(n, seq_len)  # (B, T)
-    y = torch.from_numpy(ids[1 : n * seq_len + 1]).view(n, seq_len)
-    with torch.no_grad():
-        total = sum(float(F.cross_entropy(model(xb).flatten(0, 1), yb.flatten(), reduction="sum"))
-                    for xb, yb in zip(x.split(32), y.split(32)))
-    return total / y.numel() / np.log(2)
+    return bpc(model, ids, seq_len, max_windows=windows, batch_size=32)
 
 
 # ----- one run -----------------------------------------------------------------------------
@@ -160,6 +137,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     from ..models.trainer import TrainConfig, Trainer
     from ..sparsity import nm_inference_flops, nm_linear_factory
     from ..sparsity.training import NMCallback
+    from ..tasks.charlm import char_lm_batches
 
     torch.set_num_threads(1)
     splits, vocab = char_splits(spec.text)
@@ -174,8 +152,8 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
                     lambda m: bits_per_char(m, splits["val"], spec.seq_len, spec.curve_windows))
     tcfg = TrainConfig(steps=spec.steps, batch_size=spec.batch_size, lr=spec.lr,
                        warmup=spec.lr_warmup, seed=spec.seed, log_every=max(1, spec.steps // 20))
-    trainer = Trainer(model, tcfg, window_batches(splits["train"], spec.seq_len, spec.batch_size),
-                      callbacks=[cb], progress=progress)
+    batches = char_lm_batches(splits["train"], spec.seq_len, spec.batch_size)
+    trainer = Trainer(model, tcfg, batches, callbacks=[cb], progress=progress)
     t0, c0 = time.perf_counter(), time.process_time()
     history = trainer.train()
     model.eval()
