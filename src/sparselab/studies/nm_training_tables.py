@@ -156,14 +156,18 @@ def plot_flops(df: pd.DataFrame):
 
 
 def plot_curves(df: pd.DataFrame, pattern: str):
-    """Hard-N:M validation bpc vs cumulative training FLOPs (mean over seeds) at `pattern`."""
+    """Hard-N:M validation bpc vs cumulative training FLOPs (mean over seeds) at `pattern`,
+    with the dense model's curve for reference."""
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for recipe, g in df[df.pattern == pattern].groupby("recipe"):
+    sel = df[(df.pattern == pattern) | (df.recipe == "dense")]
+    for recipe, g in sel.groupby("recipe"):
         ev = np.array([[e[1], e[2]] for e in g.record.iloc[0]["evals"]])
         bpc = np.mean([[e[2] for e in r["evals"]] for r in g.record], axis=0)
-        ax.plot(ev[:, 0] / 1e9, bpc, label=recipe, ls="--" if recipe in DECAYING else "-")
+        style = {"color": "k", "lw": 1} if recipe == "dense" else {
+            "ls": "--" if recipe in DECAYING else "-"}
+        ax.plot(ev[:, 0] / 1e9, bpc, label=recipe, **style)
     ax.set_xlabel("cumulative training GFLOPs")
     ax.set_ylabel("validation bpc of the hard N:M model")
     ax.set_title(f"{pattern}: learning curves (mask applied at evaluation)")
@@ -172,19 +176,23 @@ def plot_curves(df: pd.DataFrame, pattern: str):
     return fig
 
 
-def plot_flips(df: pd.DataFrame, pattern: str):
-    """Mask-flip rate over training per recipe at `pattern` (mean over seeds)."""
+def plot_flips(df: pd.DataFrame):
+    """Mask-flip rate over training per recipe (mean over seeds), one panel per pattern."""
     import matplotlib.pyplot as plt
 
     fl = flip_frame(df)
-    fig, ax = plt.subplots(figsize=(6.5, 3.8))
-    for recipe, g in fl[fl.pattern == pattern].groupby("recipe"):
-        m = g.groupby("step").rate.mean()
-        ax.plot(m.index, 100 * m.to_numpy(), label=recipe, ls="--" if recipe in DECAYING else "-")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("mask entries flipped since last check (%)")
-    ax.set_title(f"{pattern}: mask stability")
-    ax.legend(fontsize=8)
+    order = _order(df)
+    fig, axes = plt.subplots(1, len(order), figsize=(3.4 * len(order), 3.2), squeeze=False,
+                             sharey=True)
+    for ax, pattern in zip(axes[0], order):
+        for recipe, g in fl[fl.pattern == pattern].groupby("recipe"):
+            m = g.groupby("step").rate.mean()
+            ax.plot(m.index, 100 * m.to_numpy(), label=recipe, lw=1,
+                    ls="--" if recipe in DECAYING else "-")
+        ax.set_title(pattern)
+        ax.set_xlabel("training step")
+    axes[0][0].set_ylabel("mask entries flipped since last check (%)")
+    axes[0][-1].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
