@@ -1,6 +1,8 @@
 """Study 04 plumbing: grid, one tiny training run (synthetic text), FLOPs, caching, tables."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -97,3 +99,30 @@ def test_curve_interpolation_outside_range_is_nan():
     rec = {"evals": [(5, 100.0, 3.0), (10, 200.0, 2.0)]}
     assert _curve_at(rec, 150.0) == pytest.approx(2.5)
     assert np.isnan(_curve_at(rec, 50.0)) and np.isnan(_curve_at(rec, 250.0))
+
+
+def test_iso_flops_specs_match_mdgf_flops():
+    cfg = study.Config.from_overrides(steps=40, seeds=[0], iso_flops_patterns=["1:8"])
+    (spec,) = study.iso_flops_specs(cfg)
+    assert spec.recipe == "sr_ste" and spec.steps > 40
+    target = study.schedule_flops(dataclasses.replace(spec, recipe="mdgf_exp", steps=40))
+    assert study.schedule_flops(spec) == pytest.approx(target, rel=0.03)
+
+
+def test_matched_flops_table_uses_extended_runs():
+    g = 1e9
+    recs = [_fake("dense", "1:1", s, 2.0, 600 * g) for s in range(2)]
+    recs += [_fake("sr_ste", "1:8", s, 2.5, 300 * g, [(10, 300 * g, 2.5)]) for s in range(2)]
+    recs += [_fake("mdgf_exp", "1:8", s, 2.4 + 0.1 * s, 600 * g, [(10, 600 * g, 2.4)])
+             for s in range(2)]
+    long = [_fake("sr_ste", "1:8", s, 2.3, 600 * g, [(20, 600 * g, 2.3)]) for s in range(2)]
+    for r in long:
+        r["spec"]["steps"] = 20
+    df = study.results_frame(recs + long, steps=10)
+    assert df.extended.sum() == 2
+    assert study.table_summary(df).loc[("1:8", "sr_ste"), "bpc"] == pytest.approx(2.5)
+    t = study.table_matched_flops(df)
+    assert t.loc["1:8", "sr_ste_long"] == pytest.approx(2.3)
+    assert t.loc["1:8", "mdgf_exp_minus_long"] == pytest.approx(0.15)
+    assert t.loc["1:8", "flops_ratio"] == pytest.approx(1.0)
+    assert "Matched training FLOPs at 1:8" in study.findings(df)

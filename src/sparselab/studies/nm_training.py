@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 
 import numpy as np
@@ -22,6 +22,8 @@ STAGE = "nm_training"
 VERSION = 1  # bump when a change alters results (invalidates cached runs)
 TEXT = "tinyshakespeare"
 CURVE_WINDOWS = 16  # validation windows per learning-curve point (cheap; the final score uses more)
+SR_STE_LAMBDA = 2e-4  # the paper's lambda_W
+MATCHED = "mdgf_exp"  # SR-STE trains longer to match this recipe's training FLOPs
 
 
 @dataclass
@@ -39,10 +41,10 @@ class Config(StudyConfig):
     warmup_frac: float = 0.1
     final_frac: float = 0.1
     oneshot_prune_at: float = 0.5
-    sr_ste_lambda: float = 2e-4
     eval_every: int = 25
     val_windows: int = 128
     flip_every: int = 5
+    iso_flops_patterns: list = field(default_factory=list)
     workers: int = 2
 
 
@@ -61,10 +63,10 @@ class RunSpec:
     warmup_frac: float
     final_frac: float
     oneshot_prune_at: float
-    sr_ste_lambda: float
     eval_every: int
     val_windows: int
     flip_every: int
+    sr_ste_lambda: float = SR_STE_LAMBDA
     text: str = TEXT
     curve_windows: int = CURVE_WINDOWS
     version: int = VERSION
@@ -81,7 +83,7 @@ class RunSpec:
 def run_specs(cfg: Config) -> list[RunSpec]:
     """The grid: every sparse recipe x pattern x seed, and `dense` once per seed."""
     shared = {k: v for k, v in cfg.to_dict().items()
-              if k not in ("patterns", "recipes", "seeds", "workers")}
+              if k not in ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns")}
     specs = []
     for seed in cfg.seeds:
         for recipe in cfg.recipes:
@@ -90,7 +92,48 @@ def run_specs(cfg: Config) -> list[RunSpec]:
     return specs
 
 
+def schedule_flops(spec: RunSpec) -> float:
+    """Total training FLOPs of a run from its schedule alone (no training: costs do not
+    depend on the weights)."""
+    import torch
+
+    from ..models.lm import build_model
+    from ..sparsity import nm_linear_factory, nm_step_flops
+
+    recipe = _recipe(spec)
+    with torch.device("meta"):  # shapes only
+        model = build_model(spec.model, nm_linear_factory(recipe), vocab_size=char_vocab_size(),
+                            max_len=max(512, spec.seq_len))
+    tokens = spec.batch_size * spec.seq_len
+    other = other_flops_per_step(model, tokens, spec.seq_len)
+    total = 0.0
+    for t in range(spec.steps):
+        recipe.set_step(t, spec.steps)
+        total += nm_step_flops(model, tokens) + other
+    return total
+
+
+def iso_flops_specs(cfg: Config) -> list[RunSpec]:
+    """SR-STE runs trained longer so their training FLOPs match MDGF-exp's (same schedule
+    fractions, learning-rate schedule stretched), for each pattern in `iso_flops_patterns`."""
+    out = []
+    for pattern in cfg.iso_flops_patterns:
+        for base in run_specs(Config.from_overrides(**{**cfg.to_dict(), "patterns": [pattern],
+                                                       "recipes": ["sr_ste"]})):
+            target = schedule_flops(replace(base, recipe=MATCHED))
+            steps = round(base.steps * target / schedule_flops(base))
+            out.append(replace(base, steps=steps))
+    return out
+
+
 # ----- data --------------------------------------------------------------------------------
+def char_vocab_size() -> int:
+    """Embedding rows of the task suite's vocabulary (characters are a subset)."""
+    from ..tasks.vocab import Vocab
+
+    return Vocab().size
+
+
 def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
     """({"train", "val"} int64 character ids, vocabulary size) from the task suite's char LM."""
     from ..tasks.charlm import text_splits
@@ -181,22 +224,27 @@ def run(cfg: Config) -> pd.DataFrame:
     """Train (or load) every run of the grid; one row per run with its record."""
     from tqdm.auto import tqdm
 
-    specs = run_specs(cfg)
+    specs = run_specs(cfg) + iso_flops_specs(cfg)
     if cfg.workers > 1:
         with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
             records = list(tqdm(pool.map(cached_run, specs), total=len(specs), desc="runs"))
     else:
         records = [cached_run(s) for s in tqdm(specs, desc="runs")]
-    return results_frame(records)
+    return results_frame(records, cfg.steps)
 
 
-def results_frame(records: list[dict]) -> pd.DataFrame:
-    """Flatten run records into a DataFrame (one row per run)."""
+def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame:
+    """Flatten run records into a DataFrame (one row per run).
+
+    `extended` marks runs longer than the grid's `steps` (SR-STE at matched FLOPs); the
+    equal-steps tables leave them out.
+    """
     rows = []
     for r in records:
         s = r["spec"]
         n, m = (int(v) for v in s["pattern"].split(":"))
         rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
+                     "steps": s["steps"], "extended": steps is not None and s["steps"] != steps,
                      "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
                      "train_flops": r["train_flops"], "wall_s": r["wall_s"],
                      "cpu_s": r.get("cpu_s", float("nan")), "record": r})
@@ -215,9 +263,11 @@ from .nm_training_tables import (
     plot_flops,
     table_flips,
     table_iso_flops,
+    table_matched_flops,
     table_summary,
 )
 
 __all__ = ["Config", "RunSpec", "findings", "flip_frame", "headline", "metrics", "paired_vs",
            "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "run", "run_specs",
-           "table_flips", "table_iso_flops", "table_summary", "train_run"]
+           "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run",
+           "iso_flops_specs", "schedule_flops"]

@@ -10,6 +10,11 @@ import pandas as pd
 DECAYING = ("mdgf_linear", "mdgf_exp", "sdgf_stepwise", "sdgf_geometric")
 
 
+def _grid(df: pd.DataFrame) -> pd.DataFrame:
+    """The equal-steps grid (without SR-STE runs extended to matched FLOPs)."""
+    return df[~df.extended] if "extended" in df else df
+
+
 def _order(df: pd.DataFrame) -> list[str]:
     """Sparse patterns ordered by sparsity."""
     sparse = df[df.recipe != "dense"].drop_duplicates("pattern").sort_values("sparsity")
@@ -18,11 +23,13 @@ def _order(df: pd.DataFrame) -> list[str]:
 
 def dense_bpc(df: pd.DataFrame) -> pd.Series:
     """Validation bits per character of the dense runs, indexed by seed."""
+    df = _grid(df)
     return df[df.recipe == "dense"].set_index("seed")["val_bpc"]
 
 
 def table_summary(df: pd.DataFrame) -> pd.DataFrame:
     """Mean/std/n of validation bpc per (pattern, recipe), with the gap to dense (same seeds)."""
+    df = _grid(df)
     dense = dense_bpc(df)
     sparse = df[df.recipe != "dense"].copy()
     sparse["gap"] = sparse.val_bpc - sparse.seed.map(dense)
@@ -41,6 +48,7 @@ def paired_vs(df: pd.DataFrame, baseline: str = "sr_ste") -> pd.DataFrame:
     Columns: mean and std of the paired difference, relative difference (%), n seeds, and
     `z` = mean / (std / sqrt(n)) (a paired t statistic; |z| > ~4.3 is p < 0.05 at n = 3).
     """
+    df = _grid(df)
     base = df[df.recipe == baseline].set_index(["pattern", "seed"])["val_bpc"]
     rows = []
     for (pattern, recipe), g in df[~df.recipe.isin(["dense", baseline])].groupby(["pattern", "recipe"]):
@@ -78,6 +86,7 @@ def table_iso_flops(df: pd.DataFrame) -> pd.DataFrame:
     run's evaluation curve (the hard N:M model, evaluated every few steps on a smaller validation
     sample) is interpolated there. Recipes that spend more FLOPs per step are thus stopped early.
     """
+    df = _grid(df)
     rows = []
     for pattern, g in df[df.recipe != "dense"].groupby("pattern"):
         budget = g.groupby("recipe").train_flops.mean().min()
@@ -93,6 +102,7 @@ def table_iso_flops(df: pd.DataFrame) -> pd.DataFrame:
 
 def flip_frame(df: pd.DataFrame) -> pd.DataFrame:
     """Long table of mask-flip rates: recipe, pattern, seed, step, rate (fraction of entries)."""
+    df = _grid(df)
     rows = [{"recipe": r.recipe, "pattern": r.pattern, "seed": r.seed, "step": s, "rate": v}
             for r in df[df.recipe != "dense"].itertuples() for s, v in r.record["flips"]]
     return pd.DataFrame(rows)
@@ -100,6 +110,7 @@ def flip_frame(df: pd.DataFrame) -> pd.DataFrame:
 
 def table_flips(df: pd.DataFrame) -> pd.DataFrame:
     """Mean flip rate per recipe and pattern in each third of training (first, middle, last)."""
+    df = _grid(df)
     fl = flip_frame(df)
     if fl.empty:
         return fl
@@ -112,6 +123,7 @@ def table_flips(df: pd.DataFrame) -> pd.DataFrame:
 
 def plot_bpc_vs_sparsity(df: pd.DataFrame):
     """Validation bpc vs N:M pattern per recipe (mean, error bar = seed std); dense as a band."""
+    df = _grid(df)
     import matplotlib.pyplot as plt
 
     order = _order(df)
@@ -138,6 +150,7 @@ def plot_bpc_vs_sparsity(df: pd.DataFrame):
 
 def plot_flops(df: pd.DataFrame):
     """Final bpc vs total training FLOPs, one panel per pattern (each dot a run)."""
+    df = _grid(df)
     import matplotlib.pyplot as plt
 
     order = _order(df)
@@ -158,6 +171,7 @@ def plot_flops(df: pd.DataFrame):
 def plot_curves(df: pd.DataFrame, pattern: str):
     """Hard-N:M validation bpc vs cumulative training FLOPs (mean over seeds) at `pattern`,
     with the dense model's curve for reference."""
+    df = _grid(df)
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
@@ -178,6 +192,7 @@ def plot_curves(df: pd.DataFrame, pattern: str):
 
 def plot_flips(df: pd.DataFrame):
     """Mask-flip rate over training per recipe (mean over seeds), one panel per pattern."""
+    df = _grid(df)
     import matplotlib.pyplot as plt
 
     fl = flip_frame(df)
@@ -197,6 +212,32 @@ def plot_flips(df: pd.DataFrame):
     return fig
 
 
+def table_matched_flops(df: pd.DataFrame) -> pd.DataFrame:
+    """MDGF vs SR-STE trained longer to the same training FLOPs (paper's iso-FLOPs view).
+
+    Per pattern: final bpc of SR-STE at equal steps, of SR-STE extended to MDGF-exp's FLOPs,
+    of both MDGF recipes, and the seed-paired difference MDGF-exp minus extended SR-STE.
+    """
+    if "extended" not in df or not df.extended.any():
+        return pd.DataFrame()
+    rows = []
+    for pattern, long in df[df.extended].groupby("pattern"):
+        grid = _grid(df)
+        row = {"pattern": pattern, "sr_ste_steps": int(long.steps.iloc[0]),
+               "sr_ste_long": long.val_bpc.mean(), "sr_ste_long_std": long.val_bpc.std(ddof=1)}
+        for recipe in ("sr_ste", "mdgf_exp", "mdgf_linear"):
+            g = grid[(grid.pattern == pattern) & (grid.recipe == recipe)]
+            row[recipe] = g.val_bpc.mean() if len(g) else np.nan
+        mdgf = grid[(grid.pattern == pattern) & (grid.recipe == "mdgf_exp")].set_index("seed")
+        diff = (mdgf.val_bpc - long.set_index("seed").val_bpc).dropna()
+        row["flops_ratio"] = long.train_flops.mean() / mdgf.train_flops.mean() if len(mdgf) \
+            else np.nan
+        row["mdgf_exp_minus_long"] = diff.mean() if len(diff) else np.nan
+        row["diff_std"] = diff.std(ddof=1) if len(diff) > 1 else np.nan
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("pattern").round(4)
+
+
 def metrics(df: pd.DataFrame) -> dict[str, float]:
     """Flat metrics: `val_bpc/<recipe>/<pattern>`, gaps, equal-FLOPs bpc, paired diffs, flips."""
     m: dict[str, float] = {}
@@ -213,6 +254,9 @@ def metrics(df: pd.DataFrame) -> dict[str, float]:
         m[f"bpc_at_equal_flops/{recipe}/{pattern}"] = r.bpc_at_budget
     for (pattern, recipe), r in paired_vs(df).iterrows():
         m[f"diff_vs_sr_ste/{recipe}/{pattern}"] = r.diff_bpc
+    for pattern, r in table_matched_flops(df).iterrows():
+        m[f"val_bpc/sr_ste_matched_flops/{pattern}"] = r.sr_ste_long
+        m[f"mdgf_exp_minus_sr_ste_matched_flops/{pattern}"] = r.mdgf_exp_minus_long
     fl = flip_frame(df)
     if not fl.empty:
         for (pattern, recipe), v in fl.groupby(["pattern", "recipe"]).rate.mean().items():
@@ -250,6 +294,8 @@ def headline(df: pd.DataFrame) -> dict[str, float]:
 
 def findings(df: pd.DataFrame) -> str:
     """Findings paragraph computed from the results (every number comes from `df`)."""
+    matched = table_matched_flops(df)
+    df = _grid(df)
     dense = dense_bpc(df)
     summ = table_summary(df)
     noise = summ.bpc_std.median()
@@ -275,4 +321,8 @@ def findings(df: pd.DataFrame) -> str:
         lines.append(f"- Over {len(dec)} (pattern, decaying recipe) cells: {wins} significantly "
                      f"better than SR-STE, {losses} significantly worse (paired t, |t| > 4.3, "
                      f"p < 0.05 at 3 seeds; no multiple-comparison correction), rest within noise.")
+    for pattern, r in matched.iterrows():
+        lines.append(f"- Matched training FLOPs at {pattern}: SR-STE trained {r.sr_ste_steps} steps "
+                     f"reaches {r.sr_ste_long:.3f} bpc; MDGF-exp minus it: "
+                     f"{r.mdgf_exp_minus_long:+.3f} bpc (paired seed std {r.diff_std:.3f}).")
     return "\n".join(lines)
