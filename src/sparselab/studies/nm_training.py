@@ -267,7 +267,25 @@ from .nm_training_tables import (
     table_summary,
 )
 
-__all__ = ["Config", "RunSpec", "findings", "flip_frame", "headline", "metrics", "paired_vs",
-           "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "run", "run_specs",
-           "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run",
-           "iso_flops_specs", "schedule_flops"]
+__all__ = [
+    "Config",
+    "RunSpec",
+    "findings",
+    "flip_frame",
+    "headline",
+    "iso_flops_specs",
+    "metrics",
+    "paired_vs",
+    "plot_bpc_vs_sparsity",
+    "plot_curves",
+    "plot_flips",
+    "plot_flops",
+    "run",
+    "run_specs",
+    "schedule_flops",
+    "table_flips",
+    "table_iso_flops",
+    "table_matched_flops",
+    "table_summary",
+    "train_run",
+]
