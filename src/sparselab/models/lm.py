@@ -63,10 +63,10 @@ class LMConfig:
 
 # The family spans ~22x in non-embedding parameters (about 0.1M to 2.2M).
 CONFIGS: Registry[LMConfig] = Registry("model config")
-CONFIGS.add("xs", LMConfig(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2))
-CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2))
-CONFIGS.add("m", LMConfig(d_model=128, n_layers=4, n_heads=4, n_kv_heads=2))
-CONFIGS.add("l", LMConfig(d_model=192, n_layers=5, n_heads=6, n_kv_heads=3))
+CONFIGS.add("xs", LMConfig(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, shift=True))
+CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
+CONFIGS.add("m", LMConfig(d_model=128, n_layers=4, n_heads=4, n_kv_heads=2, shift=True))
+CONFIGS.add("l", LMConfig(d_model=192, n_layers=5, n_heads=6, n_kv_heads=3, shift=True))
 
 
 def rope_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
