@@ -39,10 +39,15 @@ class DenseDecode(DecodeMethod):
         return AttentionOutput(_attend(q, *state, causal=False), nominal_sparsity=0.0)
 
 
-def tiny(**kw):
-    cfg = LMConfig(vocab_size=40, d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, max_len=64)
+def tiny(linear_factory=None, **kw):
+    cfg = LMConfig(vocab_size=40, d_model=16, n_layers=2, n_heads=4, n_kv_heads=2, max_len=64, **kw)
     torch.manual_seed(0)
-    return build_model(cfg, **kw).eval()
+    m = build_model(cfg, linear_factory=linear_factory) if linear_factory else build_model(cfg)
+    for blk in m.blocks if cfg.shift else ():  # non-trivial mixing so the test can fail
+        torch.nn.init.uniform_(blk.attn.mu_q)
+        torch.nn.init.uniform_(blk.attn.mu_k)
+        torch.nn.init.uniform_(blk.attn.mu_v)
+    return m.eval()
 
 
 def test_family_spans_ten_times_parameters():
@@ -69,16 +74,17 @@ def test_future_tokens_do_not_change_past_logits():
     assert not torch.allclose(m(x)[:, 8:], m(y)[:, 8:])
 
 
-@pytest.mark.parametrize("mlp,norm,tied", [("gelu", "rms", True), ("swiglu", "layer", False)])
-def test_prefill_with_dense_method_equals_training_forward(mlp, norm, tied):
+@pytest.mark.parametrize("mlp,norm,tied,shift", [("gelu", "rms", True, False), ("swiglu", "layer", False, True)])
+def test_prefill_with_dense_method_equals_training_forward(mlp, norm, tied, shift):
     m = build_model(LMConfig(vocab_size=40, d_model=16, n_layers=2, n_heads=4, n_kv_heads=1,
-                             mlp=mlp, norm=norm, tied=tied)).eval()
+                             mlp=mlp, norm=norm, tied=tied, shift=shift)).eval()
     x = torch.randint(0, 40, (2, 13))
     torch.testing.assert_close(m.prefill(x, DensePrefill()).logits, m(x), atol=1e-5, rtol=1e-4)
 
 
-def test_generate_with_dense_decode_equals_full_recomputation():
-    m = tiny()
+@pytest.mark.parametrize("shift", [False, True])
+def test_generate_with_dense_decode_equals_full_recomputation(shift):
+    m = tiny(shift=shift)
     x = torch.randint(0, 40, (3, 9))
     ids, info = m.generate(x, 6, prefill=DensePrefill(), decode=DenseDecode())
     ref = m.greedy(x, 6)

@@ -39,6 +39,9 @@ def test_deterministic_and_well_formed(task):
     assert len(a.prompt) == task.length and a.prompt[0] == v.bos and a.prompt[-1] == v.answer
     assert a.answer[-1] == v.eos and len(a.answer) <= task.max_answer_len()
     assert task.score(list(a.answer), a) == 1.0
+    assert task.sample(7, "test").followups == ()
+    for q, ans in a.followups:  # follow-ups ask about the same context
+        assert q[-1] == v.answer and ans[-1] == v.eos and len(ans) <= task.max_answer_len()
     assert a.prompt.max() < v.size
 
 
@@ -131,11 +134,17 @@ def test_collate_masks_answer_only_and_batches_are_seeded():
     import torch
 
     ts = tasks()
-    s = ts[0].sample(0)
-    x, y, m = collate([s], pad=0, answer_len=6)
+    s = ts[0].sample(0, "test")
+    x, y, m = collate([s], pad=0)
     p = len(s.prompt)
-    assert x.shape == (1, p + 5) and m.sum() == len(s.answer)
+    assert x.shape == (1, p + len(s.answer) - 1) and m.sum() == len(s.answer)
     assert list(y[0][m[0]]) == list(s.answer) and x[0, p - 1] == Vocab().answer
+    multi = next(t for t in ts if t.key == "niah_multikey").sample(0)
+    x, y, m = collate([multi, s], pad=0)
+    answers = list(multi.answer) + [int(t) for _, a in multi.followups for t in a]
+    assert len(multi.followups) == 3 and list(y[0][m[0]]) == answers
+    assert x.shape[1] == len(multi.prompt) + sum(len(q) + len(a) for q, a in multi.followups) + 2
+    assert m[1].sum() == len(s.answer) and x[1, -1] == 0  # the shorter row is right-padded
     fn = task_batches(ts, 4)
     a, b = fn(3, torch.Generator().manual_seed(1)), fn(3, torch.Generator().manual_seed(1))
     assert all(torch.equal(u, w) for u, w in zip(a, b))

@@ -88,7 +88,8 @@ def test_mixed_length_batches_keep_tokens_per_step():
     tasks = build_tasks("mqar", 64, sources=("synthetic",)) + build_tasks("mqar", 128, sources=("synthetic",))
     fn = task_batches(tasks, 8)
     shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
-    assert shapes == {(8, 64 + 4), (4, 128 + 4)}  # answer_len 5 -> 4 extra inputs
+    extra = 5 + 6 + 5 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
+    assert shapes == {(8, 64 + extra), (4, 128 + extra)}
 
 
 def test_char_lm_batches_and_bits_per_char():

@@ -65,10 +65,16 @@ def batch_generator(seed: int, step: int) -> torch.Generator:
 
 
 def masked_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """Mean next-token cross-entropy over `mask` positions (all when None).
+    """Next-token cross-entropy: mean over bool `mask` positions, all when None, or weighted.
 
-    Uses `model.hidden`/`model.logits` when available so only masked positions pay for the head.
+    A float `mask` holds per-position weights: the loss is `sum(w * ce) / sum(w)`. With a bool
+    mask, `model.hidden`/`model.logits` are used when available so only masked positions pay
+    for the output head.
     """
+    if mask is not None and mask.is_floating_point():
+        ce = F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten(), reduction="none")
+        w = mask.flatten()
+        return (w * ce).sum() / w.sum()
     if mask is not None and hasattr(model, "hidden"):
         h = model.hidden(inputs)[mask]  # (N, d_model)
         return F.cross_entropy(model.logits(h), targets[mask])

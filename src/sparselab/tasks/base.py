@@ -4,6 +4,10 @@ Every prompt has exactly `length` tokens: `<bos>`, a haystack with the task's re
 the question, and `<a>`. The answer is the content tokens followed by `<eos>`. The first answer
 token is therefore predicted by the prefill pass and the remaining ones by decoding, so both
 phases' sparse attention matter.
+
+Training samples also carry *follow-up* questions about the same context (e.g. the other
+needles' keys), appended after the answer: several supervised answers per long context make
+retrieval learnable by tiny models in CPU budgets. Test samples have none.
 """
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ class Sample:
     prompt: np.ndarray
     answer: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
+    followups: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (question + <a>, answer + <eos>)
 
     @property
     def content(self) -> list[int]:
@@ -100,8 +105,11 @@ class Task:
         self.length = int(length)
         self.haystack = haystack or Haystack(self.vocab, sources)
 
-    def build(self, rng: np.random.Generator) -> tuple[list[np.ndarray], list[int], list[int], dict]:
-        """Records to weave into the haystack (in order), the question, the answer content, meta."""
+    def build(self, rng: np.random.Generator) -> tuple[list[np.ndarray], list[tuple[list[int], list[int]]], dict]:
+        """Records to weave into the haystack (in order), (question, answer content) pairs, meta.
+
+        The first pair is the scored one; the others become training follow-ups.
+        """
         raise NotImplementedError
 
     def max_answer_len(self) -> int:
@@ -114,7 +122,8 @@ class Task:
             raise ValueError(f"split must be one of {sorted(SPLITS)}, got {split!r}")
         seed = [zlib.crc32(self.key.encode()), SPLITS[split], self.length, int(index)]
         rng = np.random.default_rng(seed)
-        records, question, content, meta = self.build(rng)
+        records, questions, meta = self.build(rng)
+        (question, content), extra = questions[0], questions[1:]
         v = self.vocab
         n_fill = self.length - 2 - len(question) - sum(len(r) for r in records)
         if n_fill < 0:
@@ -127,7 +136,10 @@ class Task:
         prompt = np.concatenate([[v.bos], body, question, [v.answer]]).astype(np.int64)
         answer = np.asarray(list(content) + [v.eos], dtype=np.int64)
         meta = dict(meta, source=source, record_starts=[s + 1 for s in starts])
-        return Sample(self.key, prompt, answer, meta)
+        follow = () if split == "test" else tuple(
+            (np.asarray([*q, v.answer], dtype=np.int64), np.asarray([*c, v.eos], dtype=np.int64)) for q, c in extra
+        )
+        return Sample(self.key, prompt, answer, meta, follow)
 
     def score(self, pred: Sequence[int], sample: Sample) -> float:
         """Score in [0, 1] of generated ids `pred` (cut at the first `<eos>`)."""
@@ -140,37 +152,41 @@ class Task:
 TASKS: Registry[type[Task]] = Registry("task")
 
 
-def collate(samples: Sequence[Sample], pad: int, answer_len: int | None = None):
+def collate(samples: Sequence[Sample], pad: int, followups: bool = True):
     """Stack samples into training arrays with the loss on answer tokens only.
 
-    Returns `inputs` (B, L) and `targets` (B, L) int64 and `mask` (B, L) bool, where
-    L = prompt length + answer_len - 1 and `targets[:, t]` is the token after `inputs[:, t]`.
+    Each row is prompt, answer, then (when `followups`) every follow-up question and answer,
+    right-padded with `pad`. Returns `inputs` (B, L) and `targets` (B, L) int64 and `mask`
+    (B, L) bool, where `targets[:, t]` is the token after `inputs[:, t]` and `mask` marks the
+    positions whose target is an answer token (including `<eos>`).
     """
-    lengths = {len(s.prompt) for s in samples}
-    if len(lengths) != 1:
-        raise ValueError(f"samples have different prompt lengths {sorted(lengths)}")
-    p = lengths.pop()
-    a = answer_len or max(len(s.answer) for s in samples)
-    seq = np.full((len(samples), p + a), pad, dtype=np.int64)
-    mask = np.zeros((len(samples), p + a - 1), dtype=bool)
-    for i, s in enumerate(samples):
-        seq[i, :p] = s.prompt
-        seq[i, p : p + len(s.answer)] = s.answer
-        mask[i, p - 1 : p - 1 + len(s.answer)] = True
-    return seq[:, :-1], seq[:, 1:], mask
+    rows, marks = [], []
+    for s in samples:
+        parts = [(s.prompt, False), (s.answer, True)]
+        for q, a in s.followups if followups else ():
+            parts += [(q, False), (a, True)]
+        rows.append(np.concatenate([p for p, _ in parts]))
+        marks.append(np.concatenate([np.full(len(p), is_ans) for p, is_ans in parts]))
+    n = max(len(r) for r in rows)
+    seq = np.full((len(rows), n), pad, dtype=np.int64)
+    mask = np.zeros((len(rows), n), dtype=bool)
+    for i, (r, m) in enumerate(zip(rows, marks)):
+        seq[i, : len(r)], mask[i, : len(m)] = r, m
+    return seq[:, :-1], seq[:, 1:], mask[:, 1:]
 
 
-def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train"):
+def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", context_weight: float = 0.0):
     """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
 
     Tasks may have different lengths: each step then picks one length uniformly and uses
     `batch_size * shortest / length` samples (at least 1), so every step costs about the same
     number of tokens. Returns `fn(step, generator) -> (inputs, targets, mask)` torch tensors
-    (see `collate`).
+    (see `collate`). With `context_weight` > 0 the mask becomes float weights: in each sample
+    the answer tokens share weight 1 and the prompt tokens share `context_weight` (an auxiliary
+    next-token loss on the context, which teaches copying heads early).
     """
     import torch
 
-    answer_len = max(t.max_answer_len() for t in tasks)
     pad = tasks[0].vocab.pad
     groups = sorted({t.length for t in tasks})
     by_len = {n: [t for t in tasks if t.length == n] for n in groups}
@@ -181,7 +197,13 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train"):
         which = torch.randint(len(pool), (b,), generator=gen).tolist()
         idx = torch.randint(2**62, (b,), generator=gen).tolist()
         samples = [pool[w].sample(i, split) for w, i in zip(which, idx)]
-        x, y, m = collate(samples, pad, answer_len)
-        return torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
+        x, y, m = collate(samples, pad)
+        x, y, m = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
+        if context_weight > 0:
+            ctx = torch.zeros_like(m)
+            ctx[:, : n - 1] = True  # prompt positions predicting prompt tokens
+            w = m / m.sum(1, keepdim=True) + context_weight * ctx / (n - 1)
+            return x, y, w.float()
+        return x, y, m
 
     return fn

@@ -32,9 +32,9 @@ class NeedleSingle(Task):
         keys = v.key(_distinct(rng, v.n_keys, self.n_needles, self.key))
         values = v.value(rng.integers(0, v.n_values, size=(self.n_needles, self.n_digits)))
         records = [np.array([v.rec, k, *val]) for k, val in zip(keys, values)]
-        target = int(rng.integers(self.n_needles))
-        question = [v.query, int(keys[target])]
-        return records, question, [int(x) for x in values[target]], {"target": target}
+        order = rng.permutation(self.n_needles)  # order[0] is the scored question
+        questions = [([v.query, int(keys[i])], [int(x) for x in values[i]]) for i in order]
+        return records, questions, {"target": int(order[0])}
 
     def max_answer_len(self):
         return self.n_digits + 1
@@ -68,9 +68,10 @@ class AssociativeRecall(Task):
         keys = v.key(_distinct(rng, v.n_keys, self.n_pairs, self.key))
         values = v.value(rng.integers(0, v.n_values, size=self.n_pairs))
         records = [np.array([v.rec, k, val]) for k, val in zip(keys, values)]
-        asked = rng.choice(self.n_pairs, size=self.n_queries, replace=False)
-        question = [v.query, *(int(keys[i]) for i in asked)]
-        return records, question, [int(values[i]) for i in asked], {"asked": asked.tolist()}
+        order = rng.permutation(self.n_pairs)
+        groups = [order[i : i + self.n_queries] for i in range(0, self.n_pairs - self.n_queries + 1, self.n_queries)]
+        questions = [([v.query, *(int(keys[i]) for i in g)], [int(values[i]) for i in g]) for g in groups]
+        return records, questions, {"asked": groups[0].tolist()}
 
     def max_answer_len(self):
         return self.n_queries + 1
@@ -106,9 +107,9 @@ class VariableTracking(Task):
         for c in order:
             records.append(chains[c][nxt[c]])
             nxt[c] += 1
-        target = int(rng.integers(self.n_chains))
-        question = [v.query, int(vals[target])]
-        return records, question, [int(x) for x in names[target]], {"target": target}
+        order = rng.permutation(self.n_chains)
+        questions = [([v.query, int(vals[c])], [int(x) for x in names[c]]) for c in order]
+        return records, questions, {"target": int(order[0])}
 
     def max_answer_len(self):
         return self.n_hops + 2
@@ -140,7 +141,7 @@ class CommonWords(Task):
         occ = rng.permutation(occ)
         records = [np.array([v.word(int(w))]) for w in occ]
         answer = [int(v.word(int(w))) for w in rng.permutation(common)]
-        return records, [v.query], answer, {"n_rare": int(n_rare)}
+        return records, [([v.query], answer)], {"n_rare": int(n_rare)}
 
     def max_answer_len(self):
         return self.n_common + 1
@@ -176,9 +177,12 @@ class Filtering(Task):
         perm = rng.permutation(self.n_records)
         keys, values = keys[perm], values[perm]
         records = [np.array([v.rec, v.key(int(k)), v.value(int(x))]) for k, x in zip(keys, values)]
-        hits = [int(v.value(int(x))) for k, x in zip(keys, values) if k % nc == cls]
-        answer = [hits[i] for i in rng.permutation(len(hits))]
-        return records, [v.query, v.klass(cls)], answer, {"class": cls}
+        questions = []
+        for c in [cls, *rng.permutation([c for c in range(nc) if c != cls])]:
+            hits = [int(v.value(int(x))) for k, x in zip(keys, values) if k % nc == c]
+            if hits or c == cls:
+                questions.append(([v.query, int(v.klass(int(c)))], [hits[i] for i in rng.permutation(len(hits))]))
+        return records, questions, {"class": cls}
 
     def max_answer_len(self):
         return self.n_match[1] + 1
