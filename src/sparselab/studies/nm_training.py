@@ -7,6 +7,7 @@ of steps and is cached on its own, so a sweep resumes and reruns are instant.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -92,18 +93,28 @@ def run_specs(cfg: Config) -> list[RunSpec]:
     return specs
 
 
+def model_config(spec: RunSpec, vocab_size: int) -> dict:
+    """The resolved `LMConfig` of a run (part of its cache key, so a change to the model
+    family retrains instead of reusing stale runs)."""
+    from ..models.lm import CONFIGS, config_dict
+
+    cfg = dataclasses.replace(CONFIGS.get(spec.model), vocab_size=vocab_size,
+                              max_len=max(512, spec.seq_len))
+    return config_dict(cfg)
+
+
 def schedule_flops(spec: RunSpec) -> float:
     """Total training FLOPs of a run from its schedule alone (no training: costs do not
     depend on the weights)."""
     import torch
 
-    from ..models.lm import build_model
+    from ..models.lm import LMConfig, build_model
     from ..sparsity import nm_linear_factory, nm_step_flops
 
     recipe = _recipe(spec)
     with torch.device("meta"):  # shapes only
-        model = build_model(spec.model, nm_linear_factory(recipe), vocab_size=char_vocab_size(),
-                            max_len=max(512, spec.seq_len))
+        model = build_model(LMConfig(**model_config(spec, char_vocab_size())),
+                            nm_linear_factory(recipe))
     tokens = spec.batch_size * spec.seq_len
     other = other_flops_per_step(model, tokens, spec.seq_len)
     total = 0.0
@@ -176,7 +187,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     """Train one run and return its JSON-able record (no caching)."""
     import torch
 
-    from ..models.lm import build_model
+    from ..models.lm import LMConfig, build_model
     from ..models.trainer import TrainConfig, Trainer
     from ..sparsity import nm_inference_flops, nm_linear_factory
     from ..sparsity.training import NMCallback
@@ -186,8 +197,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     splits, vocab = char_splits(spec.text)
     recipe = _recipe(spec)
     torch.manual_seed(spec.seed)  # same initial weights for every recipe of a seed
-    model = build_model(spec.model, nm_linear_factory(recipe), vocab_size=vocab,
-                        max_len=max(512, spec.seq_len))
+    model = build_model(LMConfig(**model_config(spec, vocab)), nm_linear_factory(recipe))
     tokens = spec.batch_size * spec.seq_len
     cb = NMCallback(model, recipe, spec.steps, tokens,
                     other_flops_per_step(model, tokens, spec.seq_len), spec.flip_every,
@@ -201,7 +211,8 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     history = trainer.train()
     model.eval()
     val = bits_per_char(model, splits["val"], spec.seq_len, spec.val_windows)
-    return {"spec": asdict(spec), "val_bpc": val, "wall_s": time.perf_counter() - t0,
+    return {"spec": asdict(spec), "model_config": model_config(spec, vocab), "val_bpc": val,
+            "wall_s": time.perf_counter() - t0,
             "cpu_s": time.process_time() - c0,
             "train_loss": [(h["step"], h["loss"]) for h in history],
             "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
@@ -211,7 +222,8 @@ def cached_run(spec: RunSpec) -> dict:
     """`train_run` cached under `cache_path(STAGE, slug, spec)`; reused when complete."""
     from ..cache import atomic_dir, cache_path, is_complete
 
-    folder = cache_path(STAGE, spec.slug(), asdict(spec))
+    key = {**asdict(spec), "model_config": model_config(spec, char_vocab_size())}
+    folder = cache_path(STAGE, spec.slug(), key)
     if is_complete(folder):
         return json.loads((folder / "result.json").read_text())
     record = train_run(spec)
