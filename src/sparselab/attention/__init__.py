@@ -1,4 +1,13 @@
-"""Training-free sparse attention methods behind one interface (see `base`)."""
-from .base import DECODE, PREFILL, AttentionOutput, DecodeMethod, PrefillMethod, repeat_kv
+"""Training-free sparse attention methods behind one interface (see `base`).
 
-__all__ = ["DECODE", "PREFILL", "AttentionOutput", "DecodeMethod", "PrefillMethod", "repeat_kv"]
+Importing the package registers every method: `PREFILL.get("vertical_slash")(compression=4)`,
+`DECODE.get("quest")(compression=8)`.
+"""
+from . import block_sparse, dense, flexprefill, oracle_topk, quest, sliding_window, snapkv  # noqa: F401
+from . import vertical_slash  # noqa: F401
+from .base import DECODE, PREFILL, AttentionOutput, DecodeMethod, PrefillMethod, repeat_kv
+from .kvcache import KVState
+from .layout import SparseLayout
+
+__all__ = ["DECODE", "PREFILL", "AttentionOutput", "DecodeMethod", "KVState", "PrefillMethod",
+           "SparseLayout", "repeat_kv"]
