@@ -3,8 +3,16 @@
 Importing the package registers every method: `PREFILL.get("vertical_slash")(compression=4)`,
 `DECODE.get("quest")(compression=8)`.
 """
-from . import block_sparse, dense, flexprefill, oracle_topk, quest, sliding_window, snapkv  # noqa: F401
-from . import vertical_slash  # noqa: F401
+from . import (  # noqa: F401
+           block_sparse,
+           dense,
+           flexprefill,
+           oracle_topk,
+           quest,
+           sliding_window,
+           snapkv,
+           vertical_slash,
+)
 from .base import DECODE, PREFILL, AttentionOutput, DecodeMethod, PrefillMethod, repeat_kv
 from .kvcache import KVState
 from .layout import SparseLayout

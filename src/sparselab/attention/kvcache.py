@@ -24,7 +24,7 @@ class KVState:
     valid: torch.Tensor | None
     seen: int
 
-    def appended(self, k_new: torch.Tensor, v_new: torch.Tensor) -> "KVState":
+    def appended(self, k_new: torch.Tensor, v_new: torch.Tensor) -> KVState:
         """New state with k_new/v_new (B, Hkv, 1, D) appended as valid rows."""
         if k_new.shape[:2] != self.k.shape[:2] or k_new.shape[3] != self.k.shape[3] \
                 or k_new.shape != v_new.shape:

@@ -75,7 +75,7 @@ def dense_layout(batch: int, heads: int, length: int, block: int = 64) -> Sparse
 
 def layout_from_block_mask(block_mask: np.ndarray, block: int, length: int) -> SparseLayout:
     """Layout attending the key blocks where `block_mask` (B, H, NQ, NK) bool is True (T == S)."""
-    b, h, nq, nk = block_mask.shape
+    b, h, nq, _nk = block_mask.shape
     counts = block_mask.sum(-1).astype(np.int32)
     width = max(1, int(counts.max(initial=0)))
     order = np.argsort(~block_mask, axis=-1, kind="stable")[..., :width].astype(np.int32)
