@@ -9,7 +9,7 @@ from sparselab.attention import PREFILL
 from sparselab.attention.kernel import block_sparse_attention, block_sparse_attention_reference
 from sparselab.attention.layout import SparseLayout, dense_layout, layout_from_lines
 
-TOL = dict(atol=2e-5, rtol=2e-5)
+TOL = {"atol": 2e-5, "rtol": 2e-5}
 
 
 def arrays(b, h, hkv, t, s, d, seed=0):
@@ -70,10 +70,10 @@ def test_fewer_queries_than_keys_and_rows_without_keys():
 
 
 @pytest.mark.parametrize("key,kw", [
-    ("vertical_slash", dict(compression=3, window=32, local=8, block=16)),
-    ("block_sparse", dict(compression=3, block=16)),
-    ("sliding_window", dict(compression=3, block=16)),
-    ("flexprefill", dict(alpha=0.3, window=32, min_budget=4, local=8, block=16)),
+    ("vertical_slash", {"compression": 3, "window": 32, "local": 8, "block": 16}),
+    ("block_sparse", {"compression": 3, "block": 16}),
+    ("sliding_window", {"compression": 3, "block": 16}),
+    ("flexprefill", {"alpha": 0.3, "window": 32, "min_budget": 4, "local": 8, "block": 16}),
 ])
 def test_methods_kernel_backend_equals_reference_backend(key, kw):
     g = torch.Generator().manual_seed(0)

@@ -1,9 +1,10 @@
 """CPU block-sparse causal attention forward (numba), executing a `SparseLayout`.
 
-Parallel over (batch, head, query block). For each query block the selected key columns and key
-blocks are gathered, chunk by chunk, into a contiguous fp32 buffer; scores come from one BLAS
-sgemm per chunk (numba's np.dot), an online softmax folds the chunks together (running max and
-denominator per row), and a second sgemm accumulates P @ V. exp is a vectorisable polynomial
+Parallel over (batch, head, query block). For each query block the selected key columns are
+gathered into a buffer and the selected key blocks, grouped into runs of consecutive blocks,
+are used in place; chunks of up to `chunk` keys get their scores from one sgemm per run into a
+contiguous score buffer, an online softmax folds the chunks together (running max and
+denominator per row), and sgemm accumulates P @ V. exp is a vectorisable polynomial
 (round-to-nearest range reduction, degree-6 Taylor of 2^f on |f| <= 1/2, exponent via integer
 bits; relative error ~1e-7) because numba has no vector exp without Intel SVML.
 BLAS runs single-threaded inside the numba threads (`threadpoolctl`), so `n_threads` is the
@@ -65,7 +66,7 @@ def _row_max(row, lanes):
     for j0 in range(0, n - 15, 16):
         for u in range(16):
             x = row[j0 + u]
-            lanes[u] = x if x > lanes[u] else lanes[u]
+            lanes[u] = x if x > lanes[u] else lanes[u]  # noqa: FURB136 (max() stays scalar)
     best = lanes.max()
     for j in range(n - n % 16, n):
         best = max(best, row[j])
@@ -73,20 +74,27 @@ def _row_max(row, lanes):
 
 
 @njit(cache=True, fastmath=FAST)
-def _fold_chunk(sgemm, qs, kptr, vptr, kpos, cnt, first_pos, acc, mx, den, s_buf, bits, args):
-    """Online-softmax update of one query block with `cnt` keys/values (rows of D floats at
-    addresses kptr / vptr) at positions `kpos`.
+def _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first_pos, acc, mx, den, s_buf,
+                bits, args):
+    """Online-softmax update of one query block with a chunk of `cnt` keys at positions `kpos`.
 
-    Row-major C = A @ B is column-major C^T = B^T @ A^T, so the two Fortran sgemm calls are
-    S^T = K^T' Q^T (scores) and acc^T += V^T P^T (beta = 1).
+    The chunk is `nseg` segments of consecutive rows (seg_len[i] rows of D floats starting at
+    addresses seg_k[i] / seg_v[i], straight in the cache or in a gather buffer), so key blocks
+    are never copied. Row-major C = A @ B is column-major C^T = B^T @ A^T: per segment, sgemm
+    writes S^T = K^T' Q^T into its columns of the score buffer, then accumulates
+    acc^T += V^T P^T (beta = 1).
     """
     m, d = qs.shape
     ints, fl, ch, lanes = args
-    ints[0], ints[1], ints[2], ints[3] = cnt, m, d, d
+    ints[1], ints[2], ints[3] = m, d, cnt
     pi, pf, pc = ints.ctypes.data, fl.ctypes.data, ch.ctypes.data
     s = s_buf[: m * cnt].reshape((m, cnt))
-    sgemm(pc, pc + 1, pi, pi + 4, pi + 8, pf, kptr, pi + 12, qs.ctypes.data, pi + 12, pf + 4,
-          s.ctypes.data, pi)
+    sp, col = s.ctypes.data, 0
+    for x in range(nseg):
+        ints[0] = seg_len[x]
+        sgemm(pc, pc + 1, pi, pi + 4, pi + 8, pf, seg_k[x], pi + 8, qs.ctypes.data, pi + 8,
+              pf + 4, sp + 4 * col, pi + 12)
+        col += seg_len[x]
     if kpos[:cnt].max() > first_pos:  # some key lies after some query: causal mask
         for j in range(cnt):
             if kpos[j] > first_pos:
@@ -103,9 +111,12 @@ def _fold_chunk(sgemm, qs, kptr, vptr, kpos, cnt, first_pos, acc, mx, den, s_buf
         for dd in range(d):
             acc[i, dd] *= corr
         mx[i] = mnew
-    # acc^T (D x m) += V^T (D x cnt) @ P^T (cnt x m)
-    sgemm(pc + 1, pc + 1, pi + 8, pi + 4, pi, pf + 8, vptr, pi + 12, s.ctypes.data, pi, pf + 8,
-          acc.ctypes.data, pi + 12)
+    col = 0
+    for x in range(nseg):  # acc^T (D x m) += V^T (D x len) @ P^T (len x m)
+        ints[0] = seg_len[x]
+        sgemm(pc + 1, pc + 1, pi + 8, pi + 4, pi, pf + 8, seg_v[x], pi + 8, sp + 4 * col,
+              pi + 12, pf + 8, acc.ctypes.data, pi + 8)
+        col += seg_len[x]
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
@@ -123,6 +134,7 @@ def _forward(q, k, v, blocks, block_counts, columns, column_counts, block_q, blo
     nq = blocks.shape[2]
     scale = np.float32(1.0 / math.sqrt(d))
     row_bytes = d * 4
+    max_seg = chunk // block_k + 1
     for task in prange(nb * h * nq):
         previous = blas_threads(np.int32(1))  # one BLAS thread per numba thread
         b = task // (h * nq)
@@ -131,30 +143,39 @@ def _forward(q, k, v, blocks, block_counts, columns, column_counts, block_q, blo
         g = hh // rep
         r0 = n * block_q
         m = min(t, r0 + block_q) - r0
+        first = r0 + off  # position of the block's first query
         qs = q[b, hh, r0 : r0 + m] * scale
         acc = np.zeros((m, d), dtype=np.float32)
         mx = np.full(m, -np.inf, dtype=np.float32)
         den = np.zeros(m, dtype=np.float32)
-        kb = np.empty((chunk, d), dtype=np.float32)
+        kb = np.empty((chunk, d), dtype=np.float32)  # gathered key columns
         vb = np.empty((chunk, d), dtype=np.float32)
         s_buf = np.empty(block_q * chunk, dtype=np.float32)
         bits = np.empty(chunk, dtype=np.int32)
-        kpos = np.empty(chunk, dtype=np.int64)  # positions of a run used in place
-        kpos_buf = np.empty(chunk, dtype=np.int64)  # positions of the gathered rows
+        kpos = np.empty(chunk, dtype=np.int64)
+        seg_k = np.empty(max_seg, dtype=np.int64)
+        seg_v = np.empty(max_seg, dtype=np.int64)
+        seg_len = np.empty(max_seg, dtype=np.int32)
         args = (np.zeros(4, dtype=np.int32), np.array([1.0, 0.0, 1.0], dtype=np.float32),
                 np.array([ord("T"), ord("N")], dtype=np.uint8), np.empty(16, dtype=np.float32))
         kbase, vbase = k[b, g].ctypes.data, v[b, g].ctypes.data
-        fill = 0
-        for j in range(column_counts[b, hh, n]):
-            if fill == chunk:
-                _fold_chunk(sgemm, qs, kb.ctypes.data, vb.ctypes.data, kpos_buf, fill, r0 + off,
-                            acc, mx, den, s_buf, bits, args)
-                fill = 0
+        seg_k[0], seg_v[0] = kb.ctypes.data, vb.ctypes.data
+        cnt = 0
+        for j in range(column_counts[b, hh, n]):  # columns: gathered, first segment of the chunk
+            if cnt == chunk:
+                seg_len[0] = cnt
+                _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, 1, kpos, cnt, first, acc, mx, den,
+                            s_buf, bits, args)
+                cnt = 0
             c = columns[b, hh, n, j]
-            kb[fill] = k[b, g, c]
-            vb[fill] = v[b, g, c]
-            kpos_buf[fill] = c
-            fill += 1
+            kb[cnt] = k[b, g, c]
+            vb[cnt] = v[b, g, c]
+            kpos[cnt] = c
+            cnt += 1
+        nseg = 0
+        if cnt > 0:
+            seg_len[0] = cnt
+            nseg = 1
         nbk = block_counts[b, hh, n]
         j = 0
         while j < nbk:
@@ -165,24 +186,19 @@ def _forward(q, k, v, blocks, block_counts, columns, column_counts, block_q, blo
             k0 = blocks[b, hh, n, j] * block_k
             k1 = min(s_len, blocks[b, hh, n, e - 1] * block_k + block_k)
             j = e
-            if 2 * (k1 - k0) >= chunk:  # long run: multiply the cache rows in place, no copy
-                for x in range(k1 - k0):
-                    kpos[x] = k0 + x
-                _fold_chunk(sgemm, qs, kbase + k0 * row_bytes, vbase + k0 * row_bytes, kpos,
-                            k1 - k0, r0 + off, acc, mx, den, s_buf, bits, args)
-                continue
-            if fill + (k1 - k0) > chunk:
-                _fold_chunk(sgemm, qs, kb.ctypes.data, vb.ctypes.data, kpos_buf, fill, r0 + off,
-                            acc, mx, den, s_buf, bits, args)
-                fill = 0
-            kb[fill : fill + k1 - k0] = k[b, g, k0:k1]
-            vb[fill : fill + k1 - k0] = v[b, g, k0:k1]
+            if cnt + k1 - k0 > chunk:
+                _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first, acc, mx,
+                            den, s_buf, bits, args)
+                nseg, cnt = 0, 0
+            seg_k[nseg], seg_v[nseg] = kbase + k0 * row_bytes, vbase + k0 * row_bytes
+            seg_len[nseg] = k1 - k0
             for x in range(k1 - k0):
-                kpos_buf[fill + x] = k0 + x
-            fill += k1 - k0
-        if fill > 0:
-            _fold_chunk(sgemm, qs, kb.ctypes.data, vb.ctypes.data, kpos_buf, fill, r0 + off,
-                        acc, mx, den, s_buf, bits, args)
+                kpos[cnt + x] = k0 + x
+            nseg += 1
+            cnt += k1 - k0
+        if cnt > 0:
+            _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first, acc, mx, den,
+                        s_buf, bits, args)
         for i in range(m):
             inv = np.float32(1.0) / den[i] if den[i] > 0 else np.float32(0.0)
             for dd in range(d):
