@@ -33,18 +33,20 @@ def test_dense_layout_matches_reference(shape, blas_backend):
     b, h, hkv, t, block, d = shape  # ragged last block in most shapes
     q, k, v = arrays(b, h, hkv, t, t, d)
     lay = dense_layout(b, h, t, block)
-    out = block_sparse_attention(q, k, v, lay, chunk=2 * block, blas_backend=blas_backend)
+    out = block_sparse_attention(q, k, v, lay, chunk=2 * block, blas_backend=blas_backend,
+                                 inplace_min=block)
     np.testing.assert_allclose(out, block_sparse_attention_reference(q, k, v, lay), **TOL)
 
 
+@pytest.mark.parametrize("inplace_min", [8, 10_000])  # runs used in place / always copied
 @pytest.mark.parametrize("chunk", [8, 16, 64, 1024])  # flushes between columns, gathers, runs
 @pytest.mark.parametrize("bq,bk", [(16, 8), (8, 8), (32, 16)])
-def test_lines_layout_with_columns_matches_reference(bq, bk, chunk):
+def test_lines_layout_with_columns_matches_reference(bq, bk, chunk, inplace_min):
     b, h, hkv, t, d = 2, 4, 2, 90, 16
     q, k, v = arrays(b, h, hkv, t, t, d, seed=bq + bk)
     lay = random_lines_layout(b, h, t, bq, bk, seed=chunk)
     assert lay.column_counts.sum() > 0
-    out = block_sparse_attention(q, k, v, lay, chunk=chunk)
+    out = block_sparse_attention(q, k, v, lay, chunk=chunk, inplace_min=inplace_min)
     np.testing.assert_allclose(out, block_sparse_attention_reference(q, k, v, lay), **TOL)
 
 
@@ -83,6 +85,18 @@ def test_methods_kernel_backend_equals_reference_backend(key, kw):
     slow = PREFILL.get(key)(backend="reference", **kw).prefill(q, k, v)
     torch.testing.assert_close(fast.out, slow.out, **TOL)
     assert fast.effective_sparsity == slow.effective_sparsity > 0
+
+
+def test_random_benchmark_layout_density_and_structure():
+    from sparselab.attention.bench import layout_density, random_block_layout
+
+    lay = random_block_layout(2, 3, 256, 0.3, block=16, seed=1)
+    mask = lay.to_mask()
+    assert layout_density(lay) == pytest.approx(mask.sum().item() / (6 * 256 * 257 / 2))
+    assert layout_density(lay) == pytest.approx(0.3, abs=0.02)
+    for n in range(16):  # the diagonal block is always there, nothing above it
+        assert np.all(lay.blocks[..., n, :][lay.blocks[..., n, :] >= 0] <= n)
+        assert np.all((lay.blocks[..., n, :] == n).any(-1))
 
 
 def test_layout_shape_mismatch_raises():

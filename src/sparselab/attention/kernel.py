@@ -3,10 +3,10 @@
 Parallel over (batch, head, query block). For each query block the selected key columns are
 gathered into a buffer and the selected key blocks, grouped into runs of consecutive blocks,
 are used in place; chunks of up to `chunk` keys get their scores from one sgemm per run into a
-contiguous score buffer, an online softmax folds the chunks together (running max and
-denominator per row), and sgemm accumulates P @ V. exp is a vectorisable polynomial
-(round-to-nearest range reduction, degree-6 Taylor of 2^f on |f| <= 1/2, exponent via integer
-bits; relative error ~1e-7) because numba has no vector exp without Intel SVML.
+key-major score buffer, an online softmax folds the chunks together (running max and
+denominator per query), and sgemm accumulates P @ V. exp is a vectorisable polynomial
+(round-to-nearest range reduction, degree-6 Taylor of 2^f on |f| <= 1/2, 2^e from the integer
+exponent bits; relative error ~1e-6) because numba has no vector exp without Intel SVML.
 BLAS runs single-threaded inside the numba threads (`threadpoolctl`), so `n_threads` is the
 whole thread count. Obvious reference: `block_sparse_attention_reference` (the layout's token
 mask through the fp64 reference).
@@ -34,176 +34,199 @@ C4, C5, C6 = np.float32(0.009618129107628477), np.float32(0.0013333558146428443)
 
 
 @njit(cache=True, fastmath=FAST)
-def _exp_shifted(row, shift, bits):
-    """row[j] = exp(row[j] - shift) in place (exactly 0 for -inf); returns the row sum.
+def _exp_inplace(s, shift, den):
+    """s[j, i] = exp(s[j, i] - shift[i]) in place (exactly 0 for -inf); den[i] += column sums.
 
-    row: float32 (n,) contiguous; bits: int32 scratch of at least n entries.
+    s: float32 (n, m) C-contiguous; shift, den: float32 (m,).
     """
-    n = row.shape[0]
+    n, m = s.shape
     for j in range(n):
-        t = (row[j] - shift) * LOG2E
-        t = max(t, np.float32(-126.0))
-        e = np.floor(t + np.float32(0.5))
-        f = t - e
-        p = np.float32(1.0) + f * (C1 + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * C6)))))
-        bits[j] = (np.int32(e) + np.int32(127)) << np.int32(23)
-        row[j] = p
-    scale = bits[:n].view(np.float32)
-    total = np.float32(0.0)
-    for j in range(n):
-        x = row[j] * scale[j] if scale[j] > np.float32(1.2e-38) else np.float32(0.0)
-        row[j] = x
-        total += x
-    return total
-
-
-@njit(cache=True, fastmath=FAST)
-def _row_max(row, lanes):
-    """Max of float32 `row`; 16 independent lanes (float32 (16,) scratch) let LLVM vectorise
-    what a single running max would leave scalar."""
-    n = row.shape[0]
-    lanes[:] = -np.inf
-    for j0 in range(0, n - 15, 16):
-        for u in range(16):
-            x = row[j0 + u]
-            lanes[u] = x if x > lanes[u] else lanes[u]  # noqa: FURB136 (max() stays scalar)
-    best = lanes.max()
-    for j in range(n - n % 16, n):
-        best = max(best, row[j])
-    return best
+        for i in range(m):
+            t = (s[j, i] - shift[i]) * LOG2E
+            keep = t > np.float32(-126.0)
+            t = max(t, np.float32(-126.0))
+            e = np.floor(t + np.float32(0.5))
+            f = t - e
+            p = np.float32(1.0) + f * (C1 + f * (C2 + f * (C3 + f * (C4 + f * (C5 + f * C6)))))
+            x = p * np.int32((np.int32(e) + np.int32(127)) << np.int32(23)).view(np.float32)
+            x = x if keep else np.float32(0.0)
+            s[j, i] = x
+            den[i] += x
 
 
 @njit(cache=True, fastmath=FAST)
 def _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first_pos, acc, mx, den, s_buf,
-                bits, args):
+                args):
     """Online-softmax update of one query block with a chunk of `cnt` keys at positions `kpos`.
 
-    The chunk is `nseg` segments of consecutive rows (seg_len[i] rows of D floats starting at
-    addresses seg_k[i] / seg_v[i], straight in the cache or in a gather buffer), so key blocks
-    are never copied. Row-major C = A @ B is column-major C^T = B^T @ A^T: per segment, sgemm
-    writes S^T = K^T' Q^T into its columns of the score buffer, then accumulates
-    acc^T += V^T P^T (beta = 1).
+    The chunk is `nseg` segments of consecutive rows (seg_len[x] rows of D floats starting at
+    addresses seg_k[x] / seg_v[x], straight in the cache or in a gather buffer), so key blocks
+    are never copied. Scores are kept key-major, s[j, i] (cnt, m), so every softmax loop runs
+    over the m contiguous queries. In column-major BLAS terms, per segment: S = Q K^T into its
+    columns of the score buffer, then acc^T += V^T P^T (beta = 1).
     """
     m, d = qs.shape
-    ints, fl, ch, lanes = args
-    ints[1], ints[2], ints[3] = m, d, cnt
+    ints, fl, ch, vecs = args
+    ints[1], ints[2] = m, d
     pi, pf, pc = ints.ctypes.data, fl.ctypes.data, ch.ctypes.data
-    s = s_buf[: m * cnt].reshape((m, cnt))
+    s = s_buf[: m * cnt].reshape((cnt, m))
     sp, col = s.ctypes.data, 0
     for x in range(nseg):
         ints[0] = seg_len[x]
-        sgemm(pc, pc + 1, pi, pi + 4, pi + 8, pf, seg_k[x], pi + 8, qs.ctypes.data, pi + 8,
-              pf + 4, sp + 4 * col, pi + 12)
+        sgemm(pc, pc + 1, pi + 4, pi, pi + 8, pf, qs.ctypes.data, pi + 8, seg_k[x], pi + 8,
+              pf + 4, sp + 4 * col * m, pi + 4)
         col += seg_len[x]
-    if kpos[:cnt].max() > first_pos:  # some key lies after some query: causal mask
-        for j in range(cnt):
-            if kpos[j] > first_pos:
-                for i in range(min(m, kpos[j] - first_pos)):
-                    s[i, j] = -np.inf
+    for j in range(cnt):  # causal mask: key j is hidden from queries before it
+        if kpos[j] > first_pos:
+            for i in range(min(m, kpos[j] - first_pos)):
+                s[j, i] = -np.inf
+    cmax, shift = vecs[0, :m], vecs[1, :m]
+    cmax[:] = -np.inf
+    for j in range(cnt):
+        for i in range(m):
+            x = s[j, i]
+            cmax[i] = x if x > cmax[i] else cmax[i]  # noqa: FURB136 (max() stays scalar)
     for i in range(m):
-        row = s[i]
-        mnew = max(mx[i], _row_max(row, lanes))
-        if mnew == -np.inf:  # nothing visible yet for this row
-            row[:] = 0.0
-            continue
+        mnew = max(mx[i], cmax[i])
         corr = np.float32(math.exp(mx[i] - mnew)) if mx[i] > -np.inf else np.float32(0.0)
-        den[i] = den[i] * corr + _exp_shifted(row, mnew, bits)
+        shift[i] = mnew if mnew > -np.inf else np.float32(0.0)  # all hidden: exp(-inf) = 0
+        mx[i] = mnew
+        den[i] *= corr
         for dd in range(d):
             acc[i, dd] *= corr
-        mx[i] = mnew
+    _exp_inplace(s, shift, den)
     col = 0
     for x in range(nseg):  # acc^T (D x m) += V^T (D x len) @ P^T (len x m)
         ints[0] = seg_len[x]
-        sgemm(pc + 1, pc + 1, pi + 8, pi + 4, pi, pf + 8, seg_v[x], pi + 8, sp + 4 * col,
-              pi + 12, pf + 8, acc.ctypes.data, pi + 8)
+        sgemm(pc + 1, pc, pi + 8, pi + 4, pi, pf + 8, seg_v[x], pi + 8, sp + 4 * col * m,
+              pi + 4, pf + 8, acc.ctypes.data, pi + 8)
         col += seg_len[x]
 
 
 @njit(parallel=True, cache=True, fastmath=FAST)
 def _forward(q, k, v, blocks, block_counts, columns, column_counts, block_q, block_k, chunk, out,
-             sgemm, blas_threads):
+             sgemm, blas_threads, n_threads, inplace_min):
     """Numba body of `block_sparse_attention`; arrays as documented there, chunk >= block_k.
 
     sgemm: Fortran-interface sgemm (first-class function of 13 pointers); blas_threads: sets
     the calling thread's BLAS thread count, returns the previous one (MKL's local setting).
     """
-    nb, h, t, d = q.shape
-    rep = h // k.shape[1]
-    s_len = k.shape[2]
-    off = s_len - t
+    nb, h, _, d = q.shape
     nq = blocks.shape[2]
-    scale = np.float32(1.0 / math.sqrt(d))
-    row_bytes = d * 4
-    max_seg = chunk // block_k + 1
-    for task in prange(nb * h * nq):
+    max_seg = chunk // block_k + 2
+    n_tasks = nb * h * nq
+    # tasks are dealt round-robin to `workers` lanes (handed out dynamically to the threads);
+    # each lane allocates its scratch once instead of once per task
+    workers = min(n_tasks, 8 * n_threads)
+    for w in prange(workers):
         previous = blas_threads(np.int32(1))  # one BLAS thread per numba thread
-        b = task // (h * nq)
-        hh = (task // nq) % h
-        n = nq - 1 - task % nq  # heavy (late) query blocks first
-        g = hh // rep
-        r0 = n * block_q
-        m = min(t, r0 + block_q) - r0
-        first = r0 + off  # position of the block's first query
-        qs = q[b, hh, r0 : r0 + m] * scale
-        acc = np.zeros((m, d), dtype=np.float32)
-        mx = np.full(m, -np.inf, dtype=np.float32)
-        den = np.zeros(m, dtype=np.float32)
-        kb = np.empty((chunk, d), dtype=np.float32)  # gathered key columns
-        vb = np.empty((chunk, d), dtype=np.float32)
-        s_buf = np.empty(block_q * chunk, dtype=np.float32)
-        bits = np.empty(chunk, dtype=np.int32)
-        kpos = np.empty(chunk, dtype=np.int64)
-        seg_k = np.empty(max_seg, dtype=np.int64)
-        seg_v = np.empty(max_seg, dtype=np.int64)
-        seg_len = np.empty(max_seg, dtype=np.int32)
+        scratch = (
+            np.empty((chunk, d), dtype=np.float32),  # gathered keys
+            np.empty((chunk, d), dtype=np.float32),  # gathered values
+            np.empty(block_q * chunk, dtype=np.float32),  # scores
+            np.empty((block_q, d), dtype=np.float32),  # output accumulator
+            np.empty((block_q, d), dtype=np.float32),  # scaled queries
+            np.empty((2, block_q), dtype=np.float32),  # running max and denominator
+            np.empty(chunk, dtype=np.int64),  # key positions of the chunk
+            np.empty(chunk, dtype=np.int64),  # ... of the gathered rows
+            np.empty(chunk, dtype=np.int64),  # ... of the in-place rows
+            np.empty((2, max_seg), dtype=np.int64),  # segment key / value addresses
+            np.empty(max_seg, dtype=np.int32),  # segment lengths
+            np.zeros(3, dtype=np.int64),  # gathered rows, in-place rows, segments
+        )
         args = (np.zeros(4, dtype=np.int32), np.array([1.0, 0.0, 1.0], dtype=np.float32),
-                np.array([ord("T"), ord("N")], dtype=np.uint8), np.empty(16, dtype=np.float32))
-        kbase, vbase = k[b, g].ctypes.data, v[b, g].ctypes.data
-        seg_k[0], seg_v[0] = kb.ctypes.data, vb.ctypes.data
-        cnt = 0
-        for j in range(column_counts[b, hh, n]):  # columns: gathered, first segment of the chunk
-            if cnt == chunk:
-                seg_len[0] = cnt
-                _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, 1, kpos, cnt, first, acc, mx, den,
-                            s_buf, bits, args)
-                cnt = 0
-            c = columns[b, hh, n, j]
-            kb[cnt] = k[b, g, c]
-            vb[cnt] = v[b, g, c]
-            kpos[cnt] = c
-            cnt += 1
-        nseg = 0
-        if cnt > 0:
-            seg_len[0] = cnt
-            nseg = 1
-        nbk = block_counts[b, hh, n]
-        j = 0
-        while j < nbk:
-            e = j + 1  # extend a run of consecutive key blocks, at most `chunk` keys long
-            while e < nbk and blocks[b, hh, n, e] == blocks[b, hh, n, e - 1] + 1 \
-                    and (e + 1 - j) * block_k <= chunk:
-                e += 1
-            k0 = blocks[b, hh, n, j] * block_k
-            k1 = min(s_len, blocks[b, hh, n, e - 1] * block_k + block_k)
-            j = e
-            if cnt + k1 - k0 > chunk:
-                _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first, acc, mx,
-                            den, s_buf, bits, args)
-                nseg, cnt = 0, 0
-            seg_k[nseg], seg_v[nseg] = kbase + k0 * row_bytes, vbase + k0 * row_bytes
-            seg_len[nseg] = k1 - k0
-            for x in range(k1 - k0):
-                kpos[cnt + x] = k0 + x
-            nseg += 1
-            cnt += k1 - k0
-        if cnt > 0:
-            _fold_chunk(sgemm, qs, seg_k, seg_v, seg_len, nseg, kpos, cnt, first, acc, mx, den,
-                        s_buf, bits, args)
-        for i in range(m):
-            inv = np.float32(1.0) / den[i] if den[i] > 0 else np.float32(0.0)
-            for dd in range(d):
-                out[b, hh, r0 + i, dd] = acc[i, dd] * inv
+                np.array([ord("T"), ord("N")], dtype=np.uint8),
+                np.empty((2, block_q), dtype=np.float32))
+        for task in range(w, n_tasks, workers):
+            _one_task(q, k, v, blocks, block_counts, columns, column_counts, block_q, block_k,
+                      chunk, out, sgemm, task, scratch, args, inplace_min)
         blas_threads(previous)
+
+
+@njit(cache=True, fastmath=FAST)
+def _flush(sgemm, qs, st, kb, vb, kpos_g, kpos_p, seg_k, seg_v, seg_len, kpos, acc, mx, den,
+           s_buf, args, first):
+    """Fold the pending chunk: gathered rows (segment 0, in kb / vb) + in-place runs (1..)."""
+    gcnt, pcnt, nseg = st[0], st[1], st[2]
+    kpos[:gcnt] = kpos_g[:gcnt]
+    kpos[gcnt : gcnt + pcnt] = kpos_p[:pcnt]
+    seg_k[0], seg_v[0], seg_len[0] = kb.ctypes.data, vb.ctypes.data, gcnt
+    lo = 0 if gcnt > 0 else 1
+    if gcnt + pcnt > 0:
+        _fold_chunk(sgemm, qs, seg_k[lo:nseg], seg_v[lo:nseg], seg_len[lo:nseg], nseg - lo, kpos,
+                    gcnt + pcnt, first, acc, mx, den, s_buf, args)
+    st[0], st[1], st[2] = 0, 0, 1
+
+
+@njit(cache=True, fastmath=FAST)
+def _one_task(q, k, v, blocks, block_counts, columns, column_counts, block_q, block_k, chunk, out,
+              sgemm, task, scratch, args, inplace_min):
+    """Attention of one (batch, head, query block) task into `out`, using a lane's scratch.
+
+    Key columns and short runs of key blocks (< inplace_min keys) are copied into a gather
+    buffer, long runs are multiplied in place: a few large sgemm calls per chunk, since each
+    call costs tens of microseconds whatever its size.
+    """
+    kb, vb, s_buf, acc_all, qs_all, vec_all, kpos, kpos_g, kpos_p, segs, seg_len, st = scratch
+    seg_k, seg_v = segs[0], segs[1]
+    _, h, t, d = q.shape
+    s_len = k.shape[2]
+    nq = blocks.shape[2]
+    b, hh, n = task // (h * nq), (task // nq) % h, nq - 1 - task % nq  # late (heavy) blocks first
+    g = hh // (h // k.shape[1])
+    r0 = n * block_q
+    m = min(t, r0 + block_q) - r0
+    first = r0 + s_len - t  # position of the block's first query
+    scale = np.float32(1.0 / math.sqrt(d))
+    qs, acc, mx, den = qs_all[:m], acc_all[:m], vec_all[0, :m], vec_all[1, :m]
+    for i in range(m):
+        for dd in range(d):
+            qs[i, dd] = q[b, hh, r0 + i, dd] * scale
+    acc[:] = 0.0
+    mx[:] = -np.inf
+    den[:] = 0.0
+    st[0], st[1], st[2] = 0, 0, 1  # gathered rows, in-place rows, segments (0 = gather buffer)
+    for j in range(column_counts[b, hh, n]):
+        if st[0] + st[1] == chunk:
+            _flush(sgemm, qs, st, kb, vb, kpos_g, kpos_p, seg_k, seg_v, seg_len, kpos, acc, mx,
+                   den, s_buf, args, first)
+        c = columns[b, hh, n, j]
+        kb[st[0]] = k[b, g, c]
+        vb[st[0]] = v[b, g, c]
+        kpos_g[st[0]] = c
+        st[0] += 1
+    nbk = block_counts[b, hh, n]
+    j = 0
+    while j < nbk:
+        e = j + 1  # extend a run of consecutive key blocks, at most `chunk` keys long
+        while e < nbk and blocks[b, hh, n, e] == blocks[b, hh, n, e - 1] + 1 \
+                and (e + 1 - j) * block_k <= chunk:
+            e += 1
+        k0 = blocks[b, hh, n, j] * block_k
+        k1 = min(s_len, blocks[b, hh, n, e - 1] * block_k + block_k)
+        j = e
+        if st[0] + st[1] + k1 - k0 > chunk:
+            _flush(sgemm, qs, st, kb, vb, kpos_g, kpos_p, seg_k, seg_v, seg_len, kpos, acc, mx,
+                   den, s_buf, args, first)
+        if k1 - k0 >= inplace_min:
+            seg_k[st[2]], seg_v[st[2]] = k[b, g, k0:].ctypes.data, v[b, g, k0:].ctypes.data
+            seg_len[st[2]] = k1 - k0
+            for x in range(k1 - k0):
+                kpos_p[st[1] + x] = k0 + x
+            st[1] += k1 - k0
+            st[2] += 1
+        else:
+            kb[st[0] : st[0] + k1 - k0] = k[b, g, k0:k1]
+            vb[st[0] : st[0] + k1 - k0] = v[b, g, k0:k1]
+            for x in range(k1 - k0):
+                kpos_g[st[0] + x] = k0 + x
+            st[0] += k1 - k0
+    _flush(sgemm, qs, st, kb, vb, kpos_g, kpos_p, seg_k, seg_v, seg_len, kpos, acc, mx, den,
+           s_buf, args, first)
+    for i in range(m):
+        inv = np.float32(1.0) / den[i] if den[i] > 0 else np.float32(0.0)
+        for dd in range(d):
+            out[b, hh, r0 + i, dd] = acc[i, dd] * inv
 
 
 def _no_blas_threads_py(n):
@@ -241,7 +264,7 @@ def blas(backend: str = "auto") -> tuple[str, object, object]:
 
 def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: SparseLayout,
                            chunk: int = 1024, n_threads: int | None = None,
-                           blas_backend: str = "auto") -> np.ndarray:
+                           blas_backend: str = "auto", inplace_min: int = 256) -> np.ndarray:
     """Causal attention over the pairs `layout` lists, fp32.
 
     Args:
@@ -251,6 +274,8 @@ def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: 
         chunk: keys per sgemm (rounded up to a multiple of layout.block_k).
         n_threads: numba threads (default: numba's current setting).
         blas_backend: "auto", "mkl" or "openblas" (see `blas`).
+        inplace_min: runs of consecutive key blocks with at least this many keys are multiplied
+            where they lie; shorter ones are copied into the gather buffer first.
     Returns:
         float32 (B, H, T, D); a row with no visible key is 0.
     """
@@ -269,12 +294,14 @@ def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: 
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)
+    old_chunk = numba.set_parallel_chunksize(1)  # dynamic hand-out of the task lanes
     try:
         with threadpool_limits(limits=1, user_api="blas"):  # scipy's OpenBLAS, if used
             _forward(q, k, v, layout.blocks, layout.block_counts, layout.columns,
                      layout.column_counts, layout.block_q, layout.block_k, chunk, out, sgemm,
-                     set_threads)
+                     set_threads, numba.get_num_threads(), inplace_min)
     finally:
+        numba.set_parallel_chunksize(old_chunk)
         numba.set_num_threads(previous)
     return out
 
