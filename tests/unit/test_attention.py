@@ -421,3 +421,22 @@ def test_bad_parameters_raise_clear_errors():
     dec = DECODE.get("quest")(compression=2)
     with pytest.raises(ValueError, match=r"\(B, H, 1, D\)"):
         dec.decode(q[:, :, :2], dec.compress(k, v, q))
+
+
+def test_params_for_length_scales_and_reaches_methods_defaults():
+    from sparselab.attention import params_for_length
+
+    assert params_for_length("prefill", "vertical_slash", 16384) == {"window": 256, "local": 64,
+                                                                     "block": 64}
+    assert params_for_length("prefill", "vertical_slash", 256) == {"window": 32, "local": 16,
+                                                                   "block": 16}
+    assert params_for_length("decode", "snapkv", 4096) == {"window": 256, "recent": 128, "pool": 21}
+    small = params_for_length("decode", "ada_snapkv", 512)
+    assert small["pool"] % 2 == 1 and small["recent"] == 32
+    for phase, reg in (("prefill", PREFILL), ("decode", DECODE)):
+        for key in reg:  # every method accepts its scaled parameters
+            reg.get(key)(**params_for_length(phase, key, 512))
+    with pytest.raises(KeyError, match="no prefill method"):
+        params_for_length("prefill", "quest", 512)
+    with pytest.raises(ValueError, match="phase"):
+        params_for_length("both", "dense", 512)
