@@ -34,9 +34,9 @@ _MID_LETTER = "':.\u00b7\u0387\u2027\ufe13\ufe55\uff1a\u2018\u2019\u2024\ufe52\u
 _POSSESSIVE_RE = re.compile(  # apostrophe first: the regex engine then skips to candidates
     "['\u2019\uff07](?<=" + _LETTER + "['\u2019\uff07])s(?!\\w)(?![" + _MID_LETTER + "]" + _LETTER + ")"
 )
-_APOSTROPHES = ("'", "\u2019", "\uff07")
-_MAX_TOKEN_LEN = 255  # Lucene StandardTokenizer's default maxTokenLength
+MAX_TOKEN_LEN = 255  # Lucene StandardTokenizer's default maxTokenLength
 _VOWELS = frozenset("aeiou")
+_BLI_SUFFIXES = ("bly", "blies", "blied")
 
 
 def tokenize(text: str) -> list[str]:
@@ -45,15 +45,26 @@ def tokenize(text: str) -> list[str]:
     Tokens made only of underscores are dropped (StandardTokenizer emits no token for them);
     tokens longer than 255 characters are split like StandardTokenizer's maxTokenLength.
     """
+    toks = raw_tokens(text)
+    if toks and max(map(len, toks)) > MAX_TOKEN_LEN:
+        toks = split_long_tokens(toks)
+    return toks
+
+
+def raw_tokens(text: str) -> list[str]:
+    """`tokenize` without the (rarely needed) split of tokens longer than MAX_TOKEN_LEN."""
     text = text.lower()
-    if any(a in text for a in _APOSTROPHES):
+    if "'" in text or "\u2019" in text or "\uff07" in text:
         text = _POSSESSIVE_RE.sub("", text)
     toks = _TOKEN_RE.findall(text)
     if "_" in text:
         toks = [t for t in toks if t.strip("_")]
-    if toks and max(map(len, toks)) > _MAX_TOKEN_LEN:
-        toks = [t[i : i + _MAX_TOKEN_LEN] for t in toks for i in range(0, len(t), _MAX_TOKEN_LEN)]
     return toks
+
+
+def split_long_tokens(toks: list[str]) -> list[str]:
+    """Split tokens longer than MAX_TOKEN_LEN into MAX_TOKEN_LEN-character pieces."""
+    return [t[i : i + MAX_TOKEN_LEN] for t in toks for i in range(0, len(t), MAX_TOKEN_LEN)]
 
 
 def _measure(stem: str) -> int:
@@ -135,7 +146,12 @@ class Analyzer:
         stems = self._stemmer.stemWords(words)
         if not self.lucene_departures:
             return stems
-        return [_lucene_departures(w, s, self._stemmer) for w, s in zip(words, stems)]
+        return [
+            _lucene_departures(w, s, self._stemmer)
+            if s.endswith("logi") or w.endswith(_BLI_SUFFIXES)
+            else s
+            for w, s in zip(words, stems)
+        ]
 
 
 def _lucene_departures(word: str, stem: str, stemmer) -> str:
@@ -147,7 +163,7 @@ def _lucene_departures(word: str, stem: str, stemmer) -> str:
     """
     if stem.endswith("logi") and _measure(stem[:-4]) > 0:
         return stem[:-1]
-    for suffix in ("bly", "blies", "blied"):
+    for suffix in _BLI_SUFFIXES:
         if word.endswith(suffix):
             prefix = word[: -len(suffix)]
             # step 1 turns the suffix into 'bli' only if the stem before 'i' keeps a vowel

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from .analysis import Analyzer, tokenize
+from .analysis import MAX_TOKEN_LEN, Analyzer, raw_tokens, tokenize
 from .base import ENCODERS, SparseEncoder
 
 _CHUNK = 2048  # texts analysed per step (progress granularity)
@@ -112,9 +112,13 @@ class BM25Encoder(SparseEncoder):
         ids_parts, len_parts = [], []
         starts = range(0, len(texts), _CHUNK)
         for s in tqdm(starts, desc="bm25 analyse", disable=not self.progress or len(starts) < 2):
-            toks = [tokenize(x) for x in texts[s : s + _CHUNK]]
+            toks = [raw_tokens(x) for x in texts[s : s + _CHUNK]]
             flat = np.fromiter(chain.from_iterable(toks), object, sum(map(len, toks)))
             codes, uniques = pd.factorize(flat)  # hashing in C; uniques in first-seen order
+            if len(uniques) and max(map(len, uniques)) > MAX_TOKEN_LEN:  # rare: redo exactly
+                toks = [tokenize(x) for x in texts[s : s + _CHUNK]]
+                flat = np.fromiter(chain.from_iterable(toks), object, sum(map(len, toks)))
+                codes, uniques = pd.factorize(flat)
             new = [t for t in uniques if t not in tok2id]
             for tok, term in zip(*self.analyzer.terms_of(new)):
                 if term is None:

@@ -15,18 +15,21 @@ from collections.abc import Callable
 import numpy as np
 
 
-def _best_time(fn: Callable[[], object], min_repeats: int = 5, min_total_s: float = 1.0) -> float:
-    """Fastest wall time of `fn` over repeats (at least `min_repeats` and `min_total_s` in all).
+def _best_times_interleaved(
+    ours: Callable[[], object], peer: Callable[[], object], repeats: int
+) -> tuple[float, float]:
+    """Fastest wall time of each function over `repeats` alternating runs.
 
-    The best time is the least disturbed by other processes on a shared machine.
+    Alternating spreads background load evenly over both; the best time is the least
+    disturbed by other processes on a shared machine.
     """
-    best, total, n = float("inf"), 0.0, 0
-    while n < min_repeats or total < min_total_s:
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        best, total, n = min(best, dt), total + dt, n + 1
-    return best
+    best = [float("inf"), float("inf")]
+    for _ in range(repeats):
+        for i, fn in enumerate((ours, peer)):
+            t0 = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - t0)
+    return best[0], best[1]
 
 
 def top_k_agreement(a: np.ndarray, b: np.ndarray) -> float:
@@ -36,11 +39,18 @@ def top_k_agreement(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def compare_bm25s(
-    doc_texts: list[str], query_texts: list[str], k: int = 10, k1: float = 0.9, b: float = 0.4
+    doc_texts: list[str],
+    query_texts: list[str],
+    k: int = 10,
+    k1: float = 0.9,
+    b: float = 0.4,
+    build_repeats: int = 3,
+    search_repeats: int = 20,
 ) -> dict:
     """Measure build time, queries/s (search alone; tokenize + search) and top-k agreement.
 
     doc_texts: n_docs strings (title + text); query_texts: n_queries strings.
+    build_repeats / search_repeats: alternating timed runs per system (best time kept).
     Returns a flat dict of numbers (times in seconds, rates in queries per second).
     """
     import bm25s
@@ -68,8 +78,7 @@ def compare_bm25s(
         peer.index(peer_tokenize(doc_texts), show_progress=False)
         return peer
 
-    t_build_ours = _best_time(build_ours, min_repeats=3, min_total_s=0.0)
-    t_build_peer = _best_time(build_peer, min_repeats=3, min_total_s=0.0)
+    t_build_ours, t_build_peer = _best_times_interleaved(build_ours, build_peer, repeats=build_repeats)
     enc, index = build_ours()
     peer = build_peer()
 
@@ -94,8 +103,8 @@ def compare_bm25s(
     for fn in (search_ours, search_peer, e2e_ours, e2e_peer):
         fn()  # compile the numba functions outside the timings
     n = len(query_texts)
-    t_s_ours, t_s_peer = _best_time(search_ours), _best_time(search_peer)
-    t_e_ours, t_e_peer = _best_time(e2e_ours), _best_time(e2e_peer)
+    t_s_ours, t_s_peer = _best_times_interleaved(search_ours, search_peer, repeats=search_repeats)
+    t_e_ours, t_e_peer = _best_times_interleaved(e2e_ours, e2e_peer, repeats=search_repeats)
     ours_ids = search_ours()[1]
     peer_ids = np.asarray(search_peer().documents)
     return {
