@@ -69,7 +69,8 @@ def data_checksums() -> dict[str, str]:
         except data.DataError:  # not on this machine: nothing to record
             continue
         for rel, path in files.items():
-            sums[f"{name}/{path.name if rel == path.name else rel}"] = sha256_file(path)
+            gz = ".gz" if path.suffix == ".gz" else ""
+            sums[f"{name}/{rel}{gz}"] = sha256_file(path)
     return sums
 
 
