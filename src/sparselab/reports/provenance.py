@@ -25,7 +25,9 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else ""
 
     sha = git("rev-parse", "HEAD")
-    return {"git_sha": sha or None, "git_dirty": bool(git("status", "--porcelain")) if sha else None}
+    # reports/ is what the run itself writes (staging folders included): not a code change
+    dirty = git("status", "--porcelain", "--", ".", ":(exclude)reports")
+    return {"git_sha": sha or None, "git_dirty": bool(dirty) if sha else None}
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
