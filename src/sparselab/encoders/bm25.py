@@ -64,7 +64,9 @@ class BM25Encoder(SparseEncoder):
     k1, b: BM25 parameters (Pyserini defaults for BEIR: 0.9, 0.4).
     stemmer: PyStemmer algorithm (`porter`); lucene_departures: see `Analyzer`.
     lucene_norms: quantise document lengths like Lucene's norms (matches Pyserini).
-    remove_query: ask the search layer to drop a hit whose doc id equals the query id (BEIR).
+    remove_query: drop a hit whose doc id equals the query id (Pyserini's BEIR
+        `--remove-query`); None = only on BEIR-format collections (see `removes_query`), since
+        classic collections (Cranfield...) number queries and documents from 1 alike.
     """
 
     key = "bm25"
@@ -76,7 +78,7 @@ class BM25Encoder(SparseEncoder):
         stemmer: str | None = "porter",
         lucene_departures: bool = True,
         lucene_norms: bool = True,
-        remove_query: bool = True,
+        remove_query: bool | None = None,
         progress: bool = False,
     ):
         if k1 < 0:
@@ -85,12 +87,18 @@ class BM25Encoder(SparseEncoder):
             raise ValueError(f"b must be in [0, 1], got {b}")
         self.k1, self.b = float(k1), float(b)
         self.lucene_norms = bool(lucene_norms)
-        self.remove_query = bool(remove_query)
+        self.remove_query = remove_query
         self.progress = progress
         self.analyzer = Analyzer(stemmer=stemmer, lucene_departures=lucene_departures)
         self.vocab: dict[str, int] | None = None
         self._tok2id: dict[str, int] = {}
         self.idf: np.ndarray | None = None
+
+    def removes_query(self, collection) -> bool:
+        """Whether searches over `collection` drop self-hits (resolves remove_query=None)."""
+        if self.remove_query is not None:
+            return bool(self.remove_query)
+        return collection.meta.get("format") == "beir"
 
     def settings(self) -> dict:
         return {
