@@ -48,6 +48,27 @@ def test_bm25_matches_golden_and_pyserini(name):
         assert abs(got[measure] - value) <= tol, f"{name} {measure} {got[measure]} vs {value}"
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("name", DATASETS)
+def test_inverted_index_equals_brute_force_on_real_data(name):
+    import numpy as np
+
+    from sparselab.data import load_collection
+    from sparselab.encoders.bm25 import BM25Encoder
+    from sparselab.indexes.inverted import InvertedIndex, brute_force_topk
+
+    coll = load_collection(name)
+    enc = BM25Encoder()
+    docs = enc.encode_docs(coll.doc_texts())
+    queries = enc.encode_queries(coll.split_queries("test")["text"].tolist())
+    index = InvertedIndex.from_csr(docs)
+    ref_s, ref_d = brute_force_topk(queries, docs, 100)
+    for strategy in ("auto", "dense", "sparse"):
+        got_s, got_d = index.search(queries, 100, strategy=strategy)
+        np.testing.assert_array_equal(got_d, ref_d)
+        np.testing.assert_array_equal(got_s, ref_s)
+
+
 def write_golden() -> None:
     from sparselab.cache import atomic_write_json
 
