@@ -7,13 +7,15 @@ key-major score buffer, an online softmax folds the chunks together (running max
 denominator per query), and sgemm accumulates P @ V. exp is a vectorisable polynomial
 (round-to-nearest range reduction, degree-6 Taylor of 2^f on |f| <= 1/2, 2^e from the integer
 exponent bits; relative error ~1e-6) because numba has no vector exp without Intel SVML.
-BLAS runs single-threaded inside the numba threads (`threadpoolctl`), so `n_threads` is the
-whole thread count. Obvious reference: `block_sparse_attention_reference` (the layout's token
+BLAS runs single-threaded inside the numba threads (MKL's thread-local setting, or
+`threadpoolctl` for OpenBLAS), so `n_threads` is the whole thread count. Obvious reference: `block_sparse_attention_reference` (the layout's token
 mask through the fp64 reference).
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
 import math
 from pathlib import Path
 
@@ -238,12 +240,12 @@ _SET_THREADS = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.c_int)
 _no_blas_threads = cfunc("int32(int32)", cache=True)(_no_blas_threads_py)
 
 
+@functools.cache
 def blas(backend: str = "auto") -> tuple[str, object, object]:
     """(name, sgemm, set_local_threads) used by the kernel.
 
-    "mkl": the MKL sgemm that torch's CPU build exports (about twice OpenBLAS's speed on these
-    64-row products, the same BLAS SDPA uses); "openblas": scipy's (numba's own np.dot BLAS);
-    "auto": mkl when torch exports it.
+    "mkl": the MKL sgemm that torch's x86 CPU build exports (the BLAS torch's own SDPA uses);
+    "openblas": scipy's (what numba's np.dot calls); "auto": mkl when torch exports it.
     """
     if backend not in ("auto", "mkl", "openblas"):
         raise ValueError(f"blas backend must be auto, mkl or openblas, got {backend!r}")
@@ -255,7 +257,8 @@ def blas(backend: str = "auto") -> tuple[str, object, object]:
             return "mkl", sgemm, threads
         except (OSError, AttributeError):
             if backend == "mkl":
-                raise ValueError("this torch build exports no MKL sgemm; use blas='openblas'") from None
+                raise ValueError("this torch build exports no MKL sgemm; use blas_backend='openblas'") \
+                    from None
     from numba.extending import get_cython_function_address
 
     addr = get_cython_function_address("scipy.linalg.cython_blas", "sgemm")
@@ -279,8 +282,6 @@ def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: 
     Returns:
         float32 (B, H, T, D); a row with no visible key is 0.
     """
-    from threadpoolctl import threadpool_limits
-
     if q.ndim != 4 or k.shape != v.shape or q.shape[3] != k.shape[3] or q.shape[1] % k.shape[1]:
         raise ValueError(f"bad shapes q {q.shape}, k {k.shape}, v {v.shape}")
     if (layout.n_queries, layout.n_keys) != (q.shape[2], k.shape[2]) or \
@@ -290,13 +291,19 @@ def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: 
     chunk = max(layout.block_k, -(-chunk // layout.block_k) * layout.block_k)
     q, k, v = (np.ascontiguousarray(x, dtype=np.float32) for x in (q, k, v))
     out = np.empty_like(q)
-    _, sgemm, set_threads = blas(blas_backend)
+    name, sgemm, set_threads = blas(blas_backend)
+    if name == "openblas":  # its threads are process-wide: cap them for the call
+        from threadpoolctl import threadpool_limits
+
+        limit = threadpool_limits(limits=1, user_api="blas")
+    else:  # MKL: the kernel sets each worker thread's local count to 1
+        limit = contextlib.nullcontext()
     previous = numba.get_num_threads()
     if n_threads is not None:
         numba.set_num_threads(n_threads)
     old_chunk = numba.set_parallel_chunksize(1)  # dynamic hand-out of the task lanes
     try:
-        with threadpool_limits(limits=1, user_api="blas"):  # scipy's OpenBLAS, if used
+        with limit:
             _forward(q, k, v, layout.blocks, layout.block_counts, layout.columns,
                      layout.column_counts, layout.block_q, layout.block_k, chunk, out, sgemm,
                      set_threads, numba.get_num_threads(), inplace_min)
