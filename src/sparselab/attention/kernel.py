@@ -166,8 +166,8 @@ def _one_task(q, k, v, blocks, block_counts, columns, column_counts, block_q, bl
     """Attention of one (batch, head, query block) task into `out`, using a lane's scratch.
 
     Key columns and short runs of key blocks (< inplace_min keys) are copied into a gather
-    buffer, long runs are multiplied in place: a few large sgemm calls per chunk, since each
-    call costs tens of microseconds whatever its size.
+    buffer (one sgemm for many small pieces), longer runs are multiplied where they lie (no
+    copy); at 64-key blocks copying never paid off in benchmarks/attention_cpu.py.
     """
     kb, vb, s_buf, acc_all, qs_all, vec_all, kpos, kpos_g, kpos_p, segs, seg_len, st = scratch
     seg_k, seg_v = segs[0], segs[1]
@@ -267,7 +267,7 @@ def blas(backend: str = "auto") -> tuple[str, object, object]:
 
 def block_sparse_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, layout: SparseLayout,
                            chunk: int = 1024, n_threads: int | None = None,
-                           blas_backend: str = "auto", inplace_min: int = 256) -> np.ndarray:
+                           blas_backend: str = "auto", inplace_min: int = 64) -> np.ndarray:
     """Causal attention over the pairs `layout` lists, fp32.
 
     Args:
