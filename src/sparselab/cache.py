@@ -48,17 +48,19 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_dir(final: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(final: str | os.PathLike, marker: bool = True) -> Iterator[Path]:
     """Yield a temporary sibling folder; on success it replaces `final` in one rename.
 
     On any exception the temporary folder is removed and `final` is left untouched.
+    `marker` writes the completion file that `is_complete` looks for (caches want it).
     """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
     try:
         yield tmp
-        (tmp / _DONE).write_text("ok\n")
+        if marker:
+            (tmp / _DONE).write_text("ok\n")
         if final.exists():
             old = final.with_name(f".{final.name}.old-{os.getpid()}")
             os.replace(final, old)

@@ -1,0 +1,55 @@
+# sparselab — the one documented entry point. `make` prints help.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PROFILE ?= full
+NB ?= 00
+STAMP := $(VENV)/.setup-done
+
+.DEFAULT_GOAL := help
+.PHONY: help setup test test-slow reports report lab bench lint clean
+
+help: ## show this help
+	@echo "sparselab — research notebooks on sparsity in retrieval and transformers"
+	@echo
+	@echo "  make reports              set up if needed, run every notebook (PROFILE=$(PROFILE)), write HTML reports"
+	@echo "  make test                 fast unit + notebook-contract tests"
+	@echo
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
+	@echo
+	@echo "Variables: PROFILE=smoke|full (default full: reports/; smoke: build/reports/), NB=00|01|..."
+
+setup: $(STAMP) ## create .venv, install pinned deps (CPU torch), register the 'sparselab' Jupyter kernel
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m ipykernel install --user --name sparselab --display-name "Python (sparselab)" >/dev/null
+	touch $@
+
+test: setup ## fast tests (no network, a few minutes at most)
+	$(PY) -m pytest -m "not slow" -q
+
+test-slow: setup ## slow tests: real-data golden numbers, every notebook under papermill
+	$(PY) -m pytest -m "slow" -q
+
+reports: setup ## run every notebook with PROFILE and render reports + index.html
+	$(PY) -m sparselab report run all --profile $(PROFILE)
+
+report: setup ## run one notebook: make report NB=03 PROFILE=smoke
+	$(PY) -m sparselab report run $(NB) --profile $(PROFILE)
+
+lab: setup ## open JupyterLab on notebooks/ with the sparselab kernel
+	$(VENV)/bin/jupyter lab notebooks/
+
+bench: setup ## run every benchmark script (minutes; writes benchmarks/results/)
+	for f in benchmarks/*.py; do $(PY) $$f || exit 1; done
+
+lint: setup ## ruff
+	$(PY) -m ruff check src tests benchmarks
+
+clean: ## remove build outputs (keeps data/cache and .venv)
+	rm -rf build

@@ -1,0 +1,37 @@
+"""Run notebooks with a parameter profile and render their reports."""
+from __future__ import annotations
+
+import argparse
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="report_command", metavar="WHAT")
+    run = sub.add_parser("run", help="execute notebook(s) and write report folder(s)")
+    run.add_argument("notebook", help="'all', a number like 03, or a notebook stem")
+    run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
+    run.add_argument("--kernel", default="python3", help="Jupyter kernel papermill uses")
+    run.set_defaults(func=_run)
+    idx = sub.add_parser("index", help="rewrite the index.html of a reports folder")
+    idx.add_argument("--profile", default="full", choices=["smoke", "full"])
+    idx.set_defaults(func=_index)
+    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _run(args: argparse.Namespace) -> int:
+    from .runner import run_reports
+
+    for path in run_reports(args.notebook, args.profile):
+        print(f"wrote {path}")
+    return 0
+
+
+def _index(args: argparse.Namespace) -> int:
+    from ..paths import repo_root
+    from .index import update_readme, write_index
+    from .runner import output_root
+
+    root = output_root(args.profile)
+    print(write_index(root))
+    if args.profile == "full" and update_readme(repo_root() / "README.md", root):
+        print("updated the reports table in README.md")
+    return 0

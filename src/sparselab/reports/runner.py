@@ -1,0 +1,124 @@
+"""Execute a notebook with a parameter profile (papermill) and render its report (nbconvert).
+
+Full profile -> `reports/NN_name/`, smoke -> `build/reports/NN_name/`. The report is built in
+a staging folder and swapped in with one rename, so a failed run never corrupts a report.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import yaml
+
+from ..cache import atomic_dir, atomic_write_json, atomic_write_text
+from ..paths import build_dir, repo_root, reports_dir
+from . import index, provenance
+from .writer import ENV
+
+PROFILES = ("smoke", "full")
+
+
+def notebooks_dir() -> Path:
+    return repo_root() / "notebooks"
+
+
+def list_notebooks() -> list[Path]:
+    """Every numbered study notebook, in order."""
+    return sorted(p for p in notebooks_dir().glob("[0-9][0-9]_*.ipynb"))
+
+
+def find_notebook(which: str) -> Path:
+    """`00`, `00_datasets` or a path -> the notebook file; unknown names raise naming them."""
+    p = Path(which)
+    if p.suffix == ".ipynb" and p.exists():
+        return p.resolve()
+    for nb in list_notebooks():
+        if nb.stem == which or nb.stem.split("_", 1)[0] == which:
+            return nb
+    known = ", ".join(nb.stem for nb in list_notebooks())
+    raise ValueError(f"unknown notebook {which!r}; known: {known}")
+
+
+def load_params(nb: Path, profile: str) -> dict:
+    """Parameters of `profile` from notebooks/params/<stem>.<profile>.yaml."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; use one of {PROFILES}")
+    path = nb.parent / "params" / f"{nb.stem}.{profile}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no parameter file for profile {profile!r}")
+    params = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(params, dict):
+        raise ValueError(f"{path}: expected a mapping of parameter names to values")
+    return params
+
+
+def output_root(profile: str) -> Path:
+    return reports_dir() if profile == "full" else build_dir() / "reports"
+
+
+def render_html(executed: Path) -> str:
+    """HTML of an executed notebook with code cells hidden (outputs and markdown kept)."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(executed, as_version=4)
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    body, _ = exporter.from_notebook_node(nb)
+    return body
+
+
+def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> Path:
+    """Execute one notebook under `profile` and write its report folder; returns it."""
+    import papermill
+
+    nb = find_notebook(which)
+    params = load_params(nb, profile)
+    final = output_root(profile) / nb.stem
+    executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
+    executed.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with atomic_dir(final, marker=False) as stage:
+        env_before = os.environ.get(ENV)
+        os.environ[ENV] = str(stage)
+        (stage / "figures").mkdir(exist_ok=True)
+        try:
+            papermill.execute_notebook(
+                str(nb), str(executed), parameters=params, kernel_name=kernel,
+                cwd=str(nb.parent), progress_bar=True, report_mode=False,
+            )
+        finally:
+            if env_before is None:
+                os.environ.pop(ENV, None)
+            else:
+                os.environ[ENV] = env_before
+        atomic_write_text(stage / "index.html", render_html(executed))
+        if not (stage / "metrics.json").exists():
+            atomic_write_json(stage / "metrics.json", {})
+        prov = provenance.collect(params, profile, time.time() - start, nb.name)
+        atomic_write_json(stage / "provenance.json", prov)
+    index.write_index(output_root(profile))
+    return final
+
+
+def run_reports(which: str, profile: str) -> list[Path]:
+    """`all` or one notebook; stops at the first failure (earlier reports stay written)."""
+    targets = list_notebooks() if which == "all" else [find_notebook(which)]
+    out = []
+    for nb in targets:
+        print(f"== {nb.stem} [{profile}]", flush=True)
+        out.append(run_report(nb.stem, profile))
+    index.write_index(output_root(profile))
+    if profile == "full":
+        index.update_readme(repo_root() / "README.md", output_root(profile))
+    return out
+
+
+def clean_stale_staging(root: Path) -> None:
+    """Remove staging folders left by a killed run (`.NN_name.*.tmp`)."""
+    for tmp in root.glob(".*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
