@@ -6,7 +6,8 @@ import torch
 
 from sparselab.encoders.hf_models import pad_batch
 from sparselab.encoders.splade import (
-    SpladeEncoder, bf16_error_bound, splade_max_chunked, splade_max_fast, splade_max_naive)
+    SpladeEncoder, bf16_error_bound, reachable, screen_offset, splade_max_chunked,
+    splade_max_fast, splade_max_naive)
 
 TEXTS = ["sparse retrieval with learned term weights",
          "cats", "", "the quick brown fox jumps over the lazy dog " * 3,
@@ -73,6 +74,23 @@ def test_bf16_bound_holds(seed):
     bound = bf16_error_bound(h.norm(dim=1, keepdim=True), w.norm(dim=0)).double()
     assert ((approx - exact).abs() <= bound).all()
     assert ((approx - exact).abs() > bound / 64).any()  # the bound is not absurdly loose
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+@pytest.mark.parametrize("chunk", [5, 64])
+def test_screen_keeps_every_positive_column(seed, chunk):
+    # biases put the exact max logit of many columns a hair above (or below) zero
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(3, 7, 128, generator=g) * 6  # (B, S, D)
+    w = torch.randn(128, 200, generator=g) * 0.1
+    exact = (h.double() @ w.double()).amax(dim=1)  # (B, V)
+    eps = torch.tensor([-1e-4, 1e-6, 1e-4]).repeat(67)[:200].double()
+    bias = (-exact[0] + eps).float()
+    truth = exact + bias.double() > 0
+    got = reachable(h, w.to(torch.bfloat16), screen_offset(bias, h.norm(dim=-1).max(),
+                                                           w.norm(dim=0)), chunk)
+    assert got.shape == truth.shape and not (truth & ~got).any()
+    assert (~got).any()  # the screen does prune
 
 
 def test_encoder_impls_agree_and_restore_order(encoder):
