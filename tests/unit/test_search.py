@@ -85,6 +85,16 @@ def test_remove_query_keeps_k_hits():
                   remove_query=True)["doc_id"].tolist() == ["x"]
 
 
+def test_retrieve_with_replacement_query_vectors():
+    enc = BagOfLetters()
+    encoded = encode_collection(toy(), enc.key, encoder=enc)
+    qv = np.array([[0, 0, 1, 0], [0, 1, 0, 0]], np.float32)  # c for q1, b for q2
+    run = retrieve(encoded, "test", 1, remove_query=False, query_vectors=qv)
+    assert run["doc_id"].tolist() == ["d2", "d0"]
+    with pytest.raises(ValueError, match="3 rows for 2"):
+        retrieve(encoded, "test", 1, query_vectors=np.zeros((3, 4), np.float32))
+
+
 def test_search_bad_input():
     with pytest.raises(KeyError, match="unknown retriever 'tfidf'"):
         search(toy(), "tfidf")

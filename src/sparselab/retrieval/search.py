@@ -57,17 +57,22 @@ def to_run(query_ids: list[str], doc_ids: list[str], scores: np.ndarray, ids: np
 
 
 def retrieve(encoded: EncodedCollection, split: str = "test", k: int = 1000,
-             remove_query: bool | None = None) -> pd.DataFrame:
+             remove_query: bool | None = None, query_vectors=None) -> pd.DataFrame:
     """Rank the collection's documents for the judged queries of `split`.
 
     remove_query: drop self-hits (doc id == query id); None takes the encoder's own
     `remove_query` attribute (bm25: True, the BEIR/Pyserini convention), else False.
+    query_vectors: replacement query vectors, one row per `encoded.query_ids(split)` (e.g.
+    PRF-updated embeddings); default: the encoder's own `encoded.queries(split)`.
     """
     if remove_query is None:
         remove_query = bool(getattr(encoded.encoder, "remove_query", False))
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    queries = encoded.queries(split)
+    queries = encoded.queries(split) if query_vectors is None else query_vectors
+    if queries.shape[0] != len(encoded.query_ids(split)):
+        raise ValueError(f"query_vectors has {queries.shape[0]} rows for "
+                         f"{len(encoded.query_ids(split))} {split!r} queries")
     extra = 1 if remove_query else 0  # the dropped self-hit must not shorten the list
     scores, ids = topk(encoded.doc_vectors, queries, k + extra)
     run = to_run(encoded.query_ids(split), encoded.collection.docs["doc_id"].astype(str).tolist(),
