@@ -60,13 +60,14 @@ def retrieve(encoded: EncodedCollection, split: str = "test", k: int = 1000,
              remove_query: bool | None = None, query_vectors=None) -> pd.DataFrame:
     """Rank the collection's documents for the judged queries of `split`.
 
-    remove_query: drop self-hits (doc id == query id); None takes the encoder's own
-    `remove_query` attribute (bm25: True, the BEIR/Pyserini convention), else False.
+    remove_query: drop self-hits (doc id == query id); None asks the encoder
+    (`removes_query(collection)`; bm25: on BEIR collections, Pyserini's convention), else False.
     query_vectors: replacement query vectors, one row per `encoded.query_ids(split)` (e.g.
     PRF-updated embeddings); default: the encoder's own `encoded.queries(split)`.
     """
     if remove_query is None:
-        remove_query = bool(getattr(encoded.encoder, "remove_query", False))
+        asks = getattr(encoded.encoder, "removes_query", None)
+        remove_query = bool(asks(encoded.collection)) if asks is not None else False
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     queries = encoded.queries(split) if query_vectors is None else query_vectors
