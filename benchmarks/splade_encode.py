@@ -10,10 +10,9 @@ difference to naive. Writes benchmarks/results/splade_encode.md and .json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -70,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         })
     meta = {
         "benchmark": "splade_encode",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "cpu": cpu_model(),
         "torch_threads": args.threads,
         "docs": len(texts),
@@ -91,12 +90,12 @@ def write(stem: Path, meta: dict, rows: list[dict]) -> None:
     lines = [
         "# SPLADE document encoding: naive vs chunked vs fast",
         "",
-        f"{meta['docs']} SciFact documents (title + text, {meta['doc_max_length']} word pieces), "
+        (f"{meta['docs']} SciFact documents (title + text, {meta['doc_max_length']} word pieces), "
         f"batch {meta['batch_size']}, {meta['torch_threads']} torch thread(s), "
         f"{meta['cpu']}, {meta['date']}; 1-min load average at start/end "
         f"{meta['loadavg_1min_start_end']} (shared machine). torch {meta['versions']['torch']}, "
         f"transformers {meta['versions']['transformers']}. Mean non-zeros per document: "
-        f"{meta['nnz_per_doc']:.1f}.",
+        f"{meta['nnz_per_doc']:.1f}."),
         "",
         "| impl | docs/s | speed-up vs naive | max abs diff vs naive | non-zeros differing |",
         "|---|---:|---:|---:|---|",
@@ -104,10 +103,10 @@ def write(stem: Path, meta: dict, rows: list[dict]) -> None:
     for r in rows:
         lines.append(f"| {r['impl']} | {r['docs_per_s']:.1f} | {r['speedup_vs_naive']:.2f}x | "
                      f"{r['max_abs_diff_vs_naive']:.2e} | {r['nonzeros_differing']} |")
-    lines += ["", "naive: full (B, S, V) MLM logits, then ReLU, log1p, mask, max. chunked: max "
+    lines += ["", ("naive: full (B, S, V) MLM logits, then ReLU, log1p, mask, max. chunked: max "
               "over tokens of fp32 logits by vocabulary chunks, activation on (B, V) only. fast: "
               "bf16 screen with a rigorous error bound, exact fp32 recompute of the reachable "
-              "columns."]
+              "columns.")]
     atomic_write_text(stem.with_suffix(".md"), "\n".join(lines) + "\n")
     print("\n".join(lines))
 

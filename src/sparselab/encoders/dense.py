@@ -5,7 +5,7 @@ Reproduces sentence-transformers' `all-MiniLM-L6-v2` (max 256 word pieces, mean 
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

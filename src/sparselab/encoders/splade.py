@@ -19,7 +19,7 @@ tokens i. Three implementations give the same vectors up to float noise:
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -206,7 +206,7 @@ class SpladeEncoder(SparseEncoder):
 
     def weights(self, input_ids, mask):
         """SPLADE-max weights (B, V) float32 of one padded batch with the chosen `impl`."""
-        tok, model, decoder_t, bias, decoder_t_bf16, norms = self._load()
+        _tok, model, decoder_t, bias, decoder_t_bf16, norms = self._load()
         if self.impl == "fast":
             return splade_max_fast(model, input_ids, mask, decoder_t, bias, decoder_t_bf16,
                                    norms, self.vocab_chunk)

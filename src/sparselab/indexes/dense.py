@@ -55,7 +55,7 @@ class FlatIndex:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
 
     @classmethod
-    def build(cls, vectors: np.ndarray) -> "FlatIndex":
+    def build(cls, vectors: np.ndarray) -> FlatIndex:
         """Index `vectors` (N, D) float32."""
         return cls(vectors)
 

@@ -11,8 +11,6 @@ import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Union
-
 import numpy as np
 import scipy.sparse as sp
 
@@ -20,7 +18,7 @@ from ..cache import atomic_dir, cache_path, is_complete
 from ..data.collection import Collection
 from ..encoders.base import ENCODERS, Encoder
 
-Vectors = Union[np.ndarray, sp.csr_matrix]
+Vectors = np.ndarray | sp.csr_matrix
 
 # registry key -> module whose import registers it (imported lazily: torch is heavy)
 ENCODER_MODULES = {
@@ -105,7 +103,7 @@ class EncodedCollection:
             frame = self.collection.split_queries(split)
             texts = frame["text"].fillna("").astype(str).tolist()
             ids = frame["query_id"].astype(str).tolist()
-            compute = lambda: self.encoder.encode_queries(texts)  # noqa: E731
+            compute = lambda: self.encoder.encode_queries(texts)
             if self.use_cache:
                 folder = cache_path("encoded", f"{self.collection.name}-{self.key}-queries-{split}",
                                     self.cache_key(split=split))
@@ -126,7 +124,7 @@ def encode_collection(collection: Collection, key: str, use_cache: bool = True,
     enc = encoder if encoder is not None else make_encoder(key, **opts)
     ids = collection.docs["doc_id"].astype(str).tolist()
     texts = collection.doc_texts()
-    compute = lambda: enc.encode_docs(texts)  # noqa: E731
+    compute = lambda: enc.encode_docs(texts)
     if use_cache:
         folder = cache_path("encoded", f"{collection.name}-{enc.key}",
                             {"settings": enc.settings(), "checksum": collection.checksum})
