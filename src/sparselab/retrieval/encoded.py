@@ -11,6 +11,7 @@ import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
 import numpy as np
 import scipy.sparse as sp
 
