@@ -1,20 +1,24 @@
 """sparselab.retrieval: encode a collection (cached), search it, evaluate the run.
 
-`search(collection, "dense")`, `evaluate(run, qrels)`, `encode_collection(collection, key)`
-and `retrieve(encoded, split, k)` are imported lazily, so that the CLI modules in this
-package load fast.
+Entry points: `sparselab.retrieval.search.search(collection, "dense")` and, from this package
+(imported lazily so the CLI modules here load fast), `evaluate(run, qrels)`,
+`encode_collection(collection, key)` and `retrieve(encoded, split, k)`. (`search` is not
+re-exported here: the name belongs to the `search` module.)
 """
 from __future__ import annotations
 
 import importlib
 
 _LAZY = {
-    "search": "search", "evaluate": "search", "retrieve": "search", "topk": "search",
-    "to_run": "search", "RETRIEVERS": "search",
+    "evaluate": "search", "retrieve": "search", "topk": "search", "to_run": "search",
+    "RETRIEVERS": "search",
     "encode_collection": "encoded", "EncodedCollection": "encoded", "make_encoder": "encoded",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "RETRIEVERS", "EncodedCollection", "encode_collection", "evaluate", "make_encoder",
+    "retrieve", "to_run", "topk",
+]
 
 
 def __getattr__(name: str):
