@@ -53,6 +53,22 @@ def test_matches_golden_and_published(retriever, name):
         assert abs(got[measure] - value) <= tol, f"{name} {measure} {got[measure]} vs {value}"
 
 
+@pytest.mark.slow
+def test_inverted_index_equals_brute_force_on_splade_vectors():
+    import numpy as np
+
+    from sparselab.data import load_collection
+    from sparselab.indexes.inverted import InvertedIndex, brute_force_topk
+    from sparselab.retrieval.encoded import encode_collection
+
+    encoded = encode_collection(load_collection("scifact"), "splade")
+    docs, queries = encoded.doc_vectors, encoded.queries("test")
+    ref_s, ref_d = brute_force_topk(queries, docs, 100)
+    got_s, got_d = InvertedIndex.from_csr(docs).search(queries, 100)
+    np.testing.assert_array_equal(got_d, ref_d)
+    np.testing.assert_allclose(got_s, ref_s, rtol=1e-5)
+
+
 def write_golden(retriever: str) -> None:
     from sparselab.cache import atomic_write_json
     from sparselab.retrieval.encoded import make_encoder
