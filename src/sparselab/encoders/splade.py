@@ -10,8 +10,8 @@ tokens i. Three implementations give the same vectors up to float noise:
   [CLS] state (a real token already in the max), so no mask pass is needed.
 - `splade_max_fast`: as chunked, but the full-vocabulary pass is only a *screen* in bfloat16
   (several times faster on CPUs with AMX/AVX512-BF16) that finds the columns whose weight
-  can be non-zero; only those (about 5x the final non-zeros, ~4% of the vocabulary) are
-  recomputed exactly in float32 per text. The screen adds the bias and a rigorous error
+  can be non-zero; only those (a small multiple of the final non-zeros, a few % of the
+  vocabulary) are recomputed exactly in float32 per text. The screen adds the bias and a rigorous error
   margin inside the matmul (`addmm`), so "reachable" is just "max_i y_ij >= 0", and the
   sign-aware max runs on the raw int16 bits (non-negative bfloat16 values order like their
   int16 bit patterns), much faster than a float max. No positive weight is lost (see
