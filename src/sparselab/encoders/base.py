@@ -7,7 +7,7 @@ vocabulary, dense encoders (`dense`) return float32 arrays.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import scipy.sparse as sp
