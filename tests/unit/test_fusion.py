@@ -68,7 +68,7 @@ def test_k_cuts_and_queries_in_one_run_only():
     sparse = make_run(["q1", "q1", "q2"], ["a", "b", "c"], [2.0, 1.0, 3.0])
     dense = make_run(["q1"], ["b"], [0.5])
     got = fuse(sparse, dense, alpha=1.0, k=1)
-    assert got.groupby("query_id").size().to_dict() == {"q1": 1, "q2": 1}
+    assert got.groupby("query_id", observed=True).size().to_dict() == {"q1": 1, "q2": 1}
     assert got.set_index("query_id").loc["q2", "score"] == pytest.approx(3.0)  # dense fill 0
 
 

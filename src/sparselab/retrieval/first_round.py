@@ -57,8 +57,12 @@ def load_first_round(collection: Collection | str, split: str, partners=("bm25",
         collection = load_collection(collection)
     dense = encode_collection(collection, "dense")
     runs = {p: cached_run(collection, p, split, k) for p in partners}
-    return FirstRound(
+    first = FirstRound(
         query_ids=dense.query_ids(split), query_vectors=np.asarray(dense.queries(split)),
         doc_ids=collection.docs["doc_id"].astype(str).tolist(),
         doc_vectors=np.asarray(dense.doc_vectors), dense=cached_run(collection, "dense", split, k),
         sparse=runs, k=k, k0=k0, normalize=normalize)
+    # categorical ids shared by every run: fusion and feedback skip all string work
+    first.dense = first.categorical(first.dense)
+    first.sparse = {p: first.categorical(r) for p, r in runs.items()}
+    return first

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from ..registry import Registry
-from .fusion import fuse
+from .fusion import fuse, group_positions, to_frame
 from .prf import VectorPRF, feedback_ids
 
 PIPELINES: Registry = Registry("pipeline")
@@ -58,6 +58,22 @@ class FirstRound:
     k0: int = 1000
     normalize: bool = False
 
+    def query_categories(self) -> pd.Index:
+        return pd.Index(pd.Series(list(self.query_ids), dtype=str))
+
+    def doc_categories(self) -> pd.Index:
+        return pd.Index(pd.Series(list(self.doc_ids), dtype=str))
+
+    def categorical(self, run: pd.DataFrame) -> pd.DataFrame:
+        """`run` with query_id / doc_id as categoricals over this round's ids (fast fusion)."""
+        qc, dc = self.query_categories(), self.doc_categories()
+        out = run.copy()
+        out["query_id"] = pd.Categorical(run["query_id"].astype(str), categories=qc)
+        out["doc_id"] = pd.Categorical(run["doc_id"].astype(str), categories=dc)
+        if out["query_id"].isna().any() or out["doc_id"].isna().any():
+            raise ValueError("run holds query or doc ids unknown to this first round")
+        return out
+
     def sparse_run(self, key: str) -> pd.DataFrame:
         if key not in self.sparse:
             raise KeyError(f"no first-round sparse run {key!r}; have {sorted(self.sparse)}")
@@ -73,8 +89,10 @@ class FirstRound:
         def cut(run):
             return run[run["query_id"].isin(keep)].reset_index(drop=True)
 
-        return replace(self, query_ids=list(query_ids), query_vectors=self.query_vectors[pos],
-                       dense=cut(self.dense), sparse={k: cut(v) for k, v in self.sparse.items()})
+        out = replace(self, query_ids=list(query_ids), query_vectors=self.query_vectors[pos])
+        out.dense = out.categorical(cut(self.dense))
+        out.sparse = {k: out.categorical(cut(v)) for k, v in self.sparse.items()}
+        return out
 
 
 @dataclass(frozen=True)
@@ -113,10 +131,19 @@ class Spec:
 def dense_search(first: FirstRound, queries: np.ndarray) -> pd.DataFrame:
     """Exact inner-product search of `queries` (Q, D) over the stored doc embeddings."""
     from ..indexes.dense import FlatIndex
-    from .search import to_run
 
-    scores, ids = FlatIndex.build(first.doc_vectors).search(queries, first.k)
-    return to_run(list(first.query_ids), list(first.doc_ids), scores, ids)
+    scores, ids = FlatIndex.build(first.doc_vectors).search(queries, first.k)  # (Q, k) each
+    return topk_frame(first, scores, ids)
+
+
+def topk_frame(first: FirstRound, scores: np.ndarray, ids: np.ndarray) -> pd.DataFrame:
+    """(Q, k) top-k scores and doc rows (-1 = none) -> run with categorical ids of `first`."""
+    q = np.repeat(np.arange(ids.shape[0]), ids.shape[1])
+    d, s = ids.reshape(-1), scores.reshape(-1).astype(np.float64)
+    keep = d >= 0
+    q, d, s = q[keep], d[keep], s[keep]
+    return to_frame(q, d, s, group_positions(q) + 1, first.query_categories(),
+                    first.doc_categories())
 
 
 def prf_round(first: FirstRound, feedback_run: pd.DataFrame, prf: VectorPRF) -> pd.DataFrame:

@@ -38,16 +38,17 @@ def feedback_ids(run: pd.DataFrame, query_ids, doc_ids, depth: int) -> np.ndarra
     out = np.full((len(query_ids), depth), -1, dtype=np.int64)
     if depth == 0 or len(run) == 0:
         return out
-    from .fusion import top_k0
+    from .fusion import as_codes, ranked_arrays
 
-    top = top_k0(run, depth)
-    rows = pd.Index(pd.Series(query_ids, dtype=str)).get_indexer(top["query_id"])
-    cols = pd.Index(pd.Series(doc_ids, dtype=str)).get_indexer(top["doc_id"])
-    if (cols < 0).any():
-        bad = top["doc_id"].to_numpy()[cols < 0][0]
+    qcats = pd.Index(pd.Series(list(query_ids), dtype=str))
+    dcats = pd.Index(pd.Series(list(doc_ids), dtype=str))
+    run = run[as_codes(run["query_id"], qcats) >= 0]  # queries not asked for are ignored
+    unknown = as_codes(run["doc_id"], dcats) < 0
+    if unknown.any():
+        bad = run["doc_id"].to_numpy()[unknown][0]
         raise ValueError(f"run holds doc id {bad!r} that has no stored vector")
-    keep = rows >= 0  # queries not asked for are ignored
-    out[rows[keep], top["rank"].to_numpy()[keep] - 1] = cols[keep]
+    q, d, _, r = ranked_arrays(run, qcats, dcats, depth)
+    out[q, r - 1] = d
     return out
 
 
