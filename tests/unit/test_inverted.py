@@ -23,16 +23,44 @@ def _random_sparse(rng, n_rows, n_cols, density, integer):
         (1, 3, 4, 0.9, 3, True),
     ],
 )
-@pytest.mark.parametrize("threads", [1, 2])
-def test_search_equals_brute_force(n_docs, n_terms, n_q, density, k, integer, threads):
+@pytest.mark.parametrize("threads,strategy", [(1, "auto"), (1, "dense"), (1, "sparse"), (2, "auto")])
+def test_search_equals_brute_force(n_docs, n_terms, n_q, density, k, integer, threads, strategy):
     rng = np.random.default_rng(n_docs * 7 + n_terms)
     docs = _random_sparse(rng, n_docs, n_terms, density, integer)
     queries = _random_sparse(rng, n_q, n_terms, min(1.0, density * 2), integer)
     index = InvertedIndex.from_csr(docs)
-    got_s, got_d = index.search(queries, k, threads=threads)
+    got_s, got_d = index.search(queries, k, threads=threads, strategy=strategy)
     ref_s, ref_d = brute_force_topk(queries, docs, k)
     np.testing.assert_array_equal(got_d, ref_d)
     np.testing.assert_array_equal(got_s, ref_s)
+
+
+def test_mixed_sign_weights_equal_brute_force():
+    # weights <= 0: a matched document may score 0 or less, so only the sparse path is exact
+    rng = np.random.default_rng(3)
+    docs = _random_sparse(rng, 120, 30, 0.1, True)
+    docs.data -= 2.0  # values in {-1, 0, 1}; explicit zeros are dropped by the index
+    queries = _random_sparse(rng, 8, 30, 0.3, True)
+    index = InvertedIndex.from_csr(docs)
+    assert not index.positive
+    for strategy in ("auto", "dense"):
+        got_s, got_d = index.search(queries, 20, strategy=strategy)
+        ref_s, ref_d = brute_force_topk(queries, docs, 20)
+        np.testing.assert_array_equal(got_d, ref_d)
+        np.testing.assert_array_equal(got_s, ref_s)
+
+
+def test_block_boundaries_and_large_k():
+    # more docs than one block, many tied scores across blocks, k both below and above n_blocks
+    rng = np.random.default_rng(5)
+    docs = _random_sparse(rng, 1000, 12, 0.3, True)
+    queries = _random_sparse(rng, 6, 12, 0.5, True)
+    index = InvertedIndex.from_csr(docs)
+    for k in (1, 7, 40, 500, 2000):
+        got_s, got_d = index.search(queries, k, strategy="dense")
+        ref_s, ref_d = brute_force_topk(queries, docs, k)
+        np.testing.assert_array_equal(got_d, ref_d)
+        np.testing.assert_array_equal(got_s, ref_s)
 
 
 def test_ties_break_by_lower_doc_index():
@@ -70,5 +98,7 @@ def test_bad_input_raises():
         index.search(sp.csr_matrix(np.eye(3, dtype=np.float32)), 0)
     with pytest.raises(ValueError, match="columns"):
         index.search(sp.csr_matrix(np.eye(2, dtype=np.float32)), 1)
+    with pytest.raises(ValueError, match="strategy"):
+        index.search(sp.csr_matrix(np.eye(3, dtype=np.float32)), 1, strategy="fast")
     with pytest.raises(TypeError, match="scipy.sparse"):
         index.search(np.eye(3, dtype=np.float32), 1)

@@ -11,120 +11,90 @@ ascending; rows with fewer than k candidates are padded with doc index -1 and sc
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import njit, prange
 
+from .topk import BLOCK, topk_dense, topk_touched
 
-@njit(cache=True, inline="always")
-def _worse(s_a, d_a, s_b, d_b):
-    """True if (score s_a, doc d_a) ranks below (s_b, d_b): lower score, or equal and higher doc."""
-    return s_a < s_b or (s_a == s_b and d_a > d_b)
-
-
-@njit(cache=True)
-def _sift_down(hs, hd, i, size):
-    """Restore the min-heap (root = worst hit) below position i."""
-    while True:
-        left = 2 * i + 1
-        if left >= size:
-            return
-        w = left
-        right = left + 1
-        if right < size and _worse(hs[right], hd[right], hs[left], hd[left]):
-            w = right
-        if _worse(hs[w], hd[w], hs[i], hd[i]):
-            hs[i], hs[w] = hs[w], hs[i]
-            hd[i], hd[w] = hd[w], hd[i]
-            i = w
-        else:
-            return
+# a query whose postings number at least n_docs / _DENSE_RATIO scans all documents for top-k
+_DENSE_RATIO = 8
+_STRATEGIES = ("auto", "dense", "sparse")
 
 
 @njit(cache=True)
-def _sift_up(hs, hd, i):
-    while i > 0:
-        parent = (i - 1) // 2
-        if _worse(hs[i], hd[i], hs[parent], hd[parent]):
-            hs[i], hs[parent] = hs[parent], hs[i]
-            hd[i], hd[parent] = hd[parent], hd[i]
-            i = parent
-        else:
-            return
+def _search_range(
+    indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, q_lo, q_hi, k, dense_ratio,
+    out_s, out_d,
+):
+    """Score queries q_lo..q_hi-1 term-at-a-time; buffers are allocated once per range.
 
-
-@njit(cache=True)
-def _topk_touched(acc, touched, n_touched, k, hs, hd):
-    """Exact top-k of acc[touched[:n_touched]] into hs/hd (best first); returns the count."""
-    size = 0
-    for j in range(n_touched):
-        d = touched[j]
-        s = acc[d]
-        if size < k:
-            hs[size] = s
-            hd[size] = d
-            _sift_up(hs, hd, size)
-            size += 1
-        elif _worse(hs[0], hd[0], s, d):
-            hs[0] = s
-            hd[0] = d
-            _sift_down(hs, hd, 0, size)
-    # heap sort: moving the worst to the back leaves the array best-first
-    for end in range(size - 1, 0, -1):
-        hs[0], hs[end] = hs[end], hs[0]
-        hd[0], hd[end] = hd[end], hd[0]
-        _sift_down(hs, hd, 0, end)
-    return size
-
-
-@njit(cache=True)
-def _search_range(indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, q_lo, q_hi, k, out_s, out_d):
-    """Score queries q_lo..q_hi-1 term-at-a-time; buffers are allocated once per range."""
+    A query with at least n_docs / dense_ratio postings accumulates without bookkeeping and
+    selects with `topk_dense`; a sparser query remembers the documents it touched and selects
+    among those only (dense_ratio = 0 forces that path; it is the only one for weights <= 0).
+    """
     acc = np.zeros(n_docs, dtype=np.float32)
     seen = np.zeros(n_docs, dtype=np.bool_)
     touched = np.empty(n_docs, dtype=np.int32)
+    bmax = np.empty(n_docs // BLOCK + 1, dtype=np.int32)
     hs = np.empty(k, dtype=np.float32)
     hd = np.empty(k, dtype=np.int32)
+    hs2 = np.empty(k, dtype=np.float32)
+    hd2 = np.empty(k, dtype=np.int32)
     for q in range(q_lo, q_hi):
+        n_post = 0
+        for jj in range(q_indptr[q], q_indptr[q + 1]):
+            n_post += indptr[q_terms[jj] + 1] - indptr[q_terms[jj]]
+        dense = n_post * dense_ratio >= n_docs
         n_touched = 0
         for jj in range(q_indptr[q], q_indptr[q + 1]):
             t = q_terms[jj]
             qw = q_weights[jj]
-            for p in range(indptr[t], indptr[t + 1]):
-                d = doc_ids[p]
-                acc[d] += qw * weights[p]
-                if not seen[d]:
-                    seen[d] = True
-                    touched[n_touched] = d
-                    n_touched += 1
-        size = _topk_touched(acc, touched, n_touched, k, hs, hd)
+            # slices keep the inner loops at 0..len (measurably faster than indptr bounds)
+            dd = doc_ids[indptr[t] : indptr[t + 1]]
+            ww = weights[indptr[t] : indptr[t + 1]]
+            if dense:
+                for p in range(dd.shape[0]):
+                    acc[dd[p]] += qw * ww[p]
+            else:
+                for p in range(dd.shape[0]):
+                    d = dd[p]
+                    acc[d] += qw * ww[p]
+                    if not seen[d]:
+                        seen[d] = True
+                        touched[n_touched] = d
+                        n_touched += 1
+        if dense:
+            size = topk_dense(acc, bmax, k, hs, hd, hs2, hd2)
+        else:
+            size = topk_touched(acc, seen, touched, n_touched, k, hs, hd)
         out_s[q, :size] = hs[:size]
         out_d[q, :size] = hd[:size]
-        for j in range(n_touched):
-            d = touched[j]
-            acc[d] = 0.0
-            seen[d] = False
     return 0
 
 
 @njit(cache=True)
-def _search_serial(indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, k, out_s, out_d):
+def _search_serial(
+    indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, k, dense_ratio, out_s, out_d
+):
     return _search_range(
-        indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, 0, len(q_indptr) - 1, k, out_s, out_d
+        indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, 0, len(q_indptr) - 1, k, dense_ratio, out_s, out_d
     )
 
 
 @njit(cache=True, parallel=True)
-def _search_parallel(indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, k, out_s, out_d, n_chunks):
+def _search_parallel(
+    indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, k, dense_ratio, out_s, out_d, n_chunks
+):
     # one contiguous chunk of queries per thread, so each thread allocates its buffers once
     n_q = len(q_indptr) - 1
     for c in prange(n_chunks):
         lo = c * n_q // n_chunks
         hi = (c + 1) * n_q // n_chunks
-        _search_range(indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, lo, hi, k, out_s, out_d)
+        _search_range(indptr, doc_ids, weights, n_docs, q_indptr, q_terms, q_weights, lo, hi, k, dense_ratio, out_s, out_d)
     return 0
 
 
@@ -149,6 +119,11 @@ class InvertedIndex:
     doc_ids: np.ndarray
     weights: np.ndarray
     n_docs: int
+    positive: bool = field(init=False)
+
+    def __post_init__(self):
+        # all weights > 0 lets search use its dense path (a matched document scores > 0)
+        object.__setattr__(self, "positive", bool(len(self.weights) == 0 or self.weights.min() > 0))
 
     @property
     def n_terms(self) -> int:
@@ -172,11 +147,15 @@ class InvertedIndex:
             n_docs=int(docs.shape[0]),
         )
 
-    def search(self, queries, k: int, threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries, k: int, threads: int = 1, strategy: str = "auto"
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Exact top-k for a batch of sparse queries.
 
         queries: sparse (n_queries, n_terms) query weights (BM25: term counts).
         k: hits per query (> 0); threads: worker threads (numba prange over query chunks).
+        strategy: "auto" (dense accumulation for queries with many postings), "dense" or
+            "sparse" (force one path; "dense" needs positive weights, else "sparse" is used).
         Returns (scores float32 (n_queries, k), doc indices int32 (n_queries, k)), best first,
         ties by lower doc index, padded with (-inf, -1) where fewer than k documents match.
         """
@@ -184,6 +163,8 @@ class InvertedIndex:
             raise ValueError(f"k must be positive, got {k}")
         if int(threads) <= 0:
             raise ValueError(f"threads must be positive, got {threads}")
+        if strategy not in _STRATEGIES:
+            raise ValueError(f"strategy must be one of {_STRATEGIES}, got {strategy!r}")
         q = _as_csr(queries, "queries", self.n_terms)
         q.sort_indices()
         k = int(k)
@@ -193,10 +174,13 @@ class InvertedIndex:
         if n_q == 0 or self.n_docs == 0:
             return out_s, out_d
         k_eff = min(k, self.n_docs)
+        positive = bool(self.positive and (q.nnz == 0 or q.data.min() > 0))
+        dense_ratio = {"auto": _DENSE_RATIO, "dense": self.n_docs + 1, "sparse": 0}[strategy]
+        dense_ratio = np.int64(dense_ratio if positive else 0)
         args = (
             self.indptr, self.doc_ids, self.weights, np.int64(self.n_docs),
             q.indptr.astype(np.int64), q.indices.astype(np.int32), q.data.astype(np.float32),
-            np.int64(k_eff), out_s, out_d,
+            np.int64(k_eff), dense_ratio, out_s, out_d,
         )
         n_chunks = min(int(threads), n_q)
         if n_chunks == 1:

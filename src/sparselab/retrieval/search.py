@@ -1,6 +1,6 @@
 """End-to-end retrieval: collection + retriever key -> ranked run, and its evaluation.
 
-A run is a DataFrame with columns query_id (str), doc_id (str), score (float32), rank
+A run is a DataFrame with columns query_id (str), doc_id (str), score (float64), rank
 (int, 1 = best), sorted by query then rank. Ties are broken by document index.
 """
 from __future__ import annotations
@@ -28,13 +28,13 @@ def topk(doc_vectors, query_vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Exact top-k by inner product with the index that fits the vectors.
 
     doc_vectors: (N, D) float32 array (flat index) or (N, V) CSR (inverted index);
-    query_vectors: same kind, (Q, ...). Returns scores (Q, k') float32, doc ids (Q, k') int64;
-    rows may end in padding (id -1) when fewer than k documents match a sparse query.
+    query_vectors: same kind, (Q, ...). Returns scores (Q, k') float32 and doc indices (Q, k');
+    sparse rows end in padding (index -1, score -inf) when fewer than k documents match.
     """
     if sp.issparse(doc_vectors):
         from ..indexes.inverted import InvertedIndex
 
-        return InvertedIndex.build(sp.csr_matrix(doc_vectors)).search(sp.csr_matrix(query_vectors), k)
+        return InvertedIndex.from_csr(doc_vectors).search(sp.csr_matrix(query_vectors), k)
     from ..indexes.dense import FlatIndex
 
     return FlatIndex.build(doc_vectors).search(np.asarray(query_vectors), k)
@@ -42,31 +42,29 @@ def topk(doc_vectors, query_vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 def to_run(query_ids: list[str], doc_ids: list[str], scores: np.ndarray, ids: np.ndarray,
            remove_query: bool = False) -> pd.DataFrame:
-    """Top-k arrays -> run DataFrame.
+    """Top-k arrays -> run DataFrame (ids < 0, i.e. no match, are dropped).
 
     query_ids: Q ids (rows of scores/ids); doc_ids: N ids (values of ids index them);
-    scores, ids: (Q, k). Ids < 0 (no match) are dropped. remove_query: drop a hit whose doc id
-    equals its query id (BEIR's `--remove-query`), then re-rank.
+    scores, ids: (Q, k). remove_query: drop a hit whose doc id equals its query id (BEIR's
+    `--remove-query`), then re-rank.
     """
-    q_rep = np.repeat(np.arange(len(query_ids)), ids.shape[1])
-    flat_ids, flat_scores = ids.reshape(-1), scores.reshape(-1)
-    keep = flat_ids >= 0
-    doc_arr = np.asarray(doc_ids, dtype=object)
-    run = pd.DataFrame({
-        "query_id": np.asarray(query_ids, dtype=object)[q_rep[keep]],
-        "doc_id": doc_arr[flat_ids[keep]],
-        "score": flat_scores[keep].astype(np.float32),
-    })
+    from ..eval import rank_run, run_from_topk
+
+    run = run_from_topk(query_ids, doc_ids, ids, scores)
     if remove_query:
-        run = run[run["query_id"] != run["doc_id"]]
-    run = run.reset_index(drop=True)
-    run["rank"] = run.groupby("query_id", sort=False).cumcount() + 1
+        run = rank_run(run[run["query_id"] != run["doc_id"]])
     return run
 
 
 def retrieve(encoded: EncodedCollection, split: str = "test", k: int = 1000,
-             remove_query: bool = False) -> pd.DataFrame:
-    """Rank the collection's documents for the judged queries of `split`."""
+             remove_query: bool | None = None) -> pd.DataFrame:
+    """Rank the collection's documents for the judged queries of `split`.
+
+    remove_query: drop self-hits (doc id == query id); None takes the encoder's own
+    `remove_query` attribute (bm25: True, the BEIR/Pyserini convention), else False.
+    """
+    if remove_query is None:
+        remove_query = bool(getattr(encoded.encoder, "remove_query", False))
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     queries = encoded.queries(split)
@@ -78,7 +76,7 @@ def retrieve(encoded: EncodedCollection, split: str = "test", k: int = 1000,
 
 
 def search(collection: Collection | str, retriever: str, split: str = "test", k: int = 1000,
-           remove_query: bool = False, **opts) -> pd.DataFrame:
+           remove_query: bool | None = None, **opts) -> pd.DataFrame:
     """Run `retriever` (bm25 | dense | splade) on a collection's `split` queries.
 
     collection: a Collection or a name/path for `sparselab.data.load_collection`.
@@ -94,8 +92,9 @@ def search(collection: Collection | str, retriever: str, split: str = "test", k:
     return retrieve(encoded, split=split, k=k, remove_query=remove_query)
 
 
-def evaluate(run: pd.DataFrame, qrels: pd.DataFrame, **kwargs) -> dict:
-    """Metrics of a run against qrels (see `sparselab.eval.evaluate`)."""
+def evaluate(run: pd.DataFrame, qrels: pd.DataFrame, measures=None) -> dict[str, float]:
+    """Mean metrics of a run over the queries of `qrels` (`sparselab.eval.evaluate`)."""
+    from ..eval import DEFAULT_MEASURES
     from ..eval import evaluate as _evaluate
 
-    return _evaluate(run, qrels, **kwargs)
+    return _evaluate(run, qrels, DEFAULT_MEASURES if measures is None else measures)
