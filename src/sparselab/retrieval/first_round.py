@@ -20,13 +20,14 @@ _UNCACHED_ENCODERS = {"bm25"}  # fitted on the corpus: its vectors are not cache
 
 def _run_folder(collection: Collection, retriever: str, split: str, k: int):
     settings = make_encoder(retriever).settings()
-    key = {"settings": settings, "checksum": collection.checksum, "split": split, "k": k}
+    key = {"settings": settings, "checksum": collection.checksum, "split": split, "k": k,
+           "remove_query": False}
     return cache_path("runs", f"{collection.name}-{retriever}-{split}", key)
 
 
 def cached_run(collection: Collection, retriever: str, split: str = "test", k: int = 1000
                ) -> pd.DataFrame:
-    """`retrieve` for the judged queries of `split`, cached on disk (run DataFrame)."""
+    """`retrieve` (no self-hit removal) for the judged queries of `split`, cached on disk."""
     check_retriever(retriever)
     folder = _run_folder(collection, retriever, split, k)
     if is_complete(folder):
@@ -36,7 +37,9 @@ def cached_run(collection: Collection, retriever: str, split: str = "test", k: i
                              "rank": z["rank"]})
     encoded = encode_collection(collection, retriever,
                                 use_cache=retriever not in _UNCACHED_ENCODERS)
-    run = retrieve(encoded, split=split, k=k)
+    # no self-hit removal: in these collections a doc sharing a query's id is another item
+    # (BEIR's --remove-query is meant for ArguAna/Quora), and every retriever is treated alike
+    run = retrieve(encoded, split=split, k=k, remove_query=False)
     with atomic_dir(folder) as tmp:
         np.savez(tmp / "run.npz", query_id=run["query_id"].to_numpy(str),
                  doc_id=run["doc_id"].to_numpy(str), score=run["score"].to_numpy(np.float32),
