@@ -81,26 +81,38 @@ def _chosen_prfs(sw: Sweep, values: pd.DataFrame, methods) -> list:
 
 def run_split_protocol(col, tune_split: str, cfg: Config) -> DatasetResult:
     """Tune every system on `tune_split`, evaluate the choices on test."""
+    return split_protocol(col.name, _first_round(col, tune_split, cfg), col.qrels[tune_split],
+                          _first_round(col, "test", cfg), col.qrels["test"], cfg, tune_split)
+
+
+def split_protocol(name: str, tune_first, tune_qrels, test_first, test_qrels, cfg: Config,
+                   tune_split: str = "tuning") -> DatasetResult:
+    """Grid on the tuning first round, choices per system, the same grid on test."""
     prfs = prf_settings(cfg.prf_methods, cfg.prf_depths, cfg.rocchio_weights)
-    tune = _sweep(_first_round(col, tune_split, cfg), col.qrels[tune_split], cfg, prfs)
+    tune = _sweep(tune_first, tune_qrels, cfg, prfs)
     chosen = _chosen_prfs(tune, tune.table(cfg.tune_measure), cfg.prf_methods)
     tune.fusion(cfg.partners, chosen, cfg.alphas)
     values = tune.table(cfg.tune_measure)
     rows = [{"system": s[0], "fold": -1, "label": select(s, tune.specs, values)}
             for s in systems(cfg.partners, cfg.prf_methods)]
-    test = _sweep(_first_round(col, "test", cfg), col.qrels["test"], cfg, prfs)
+    test = _sweep(test_first, test_qrels, cfg, prfs)
     test.fusion(cfg.partners, chosen, cfg.alphas)  # the same grid, for figures and the choices
     final = {r["system"]: test.values[r["label"]] for r in rows}
-    return DatasetResult(col.name, f"{tune_split} split", test.means(), pd.DataFrame(rows),
+    return DatasetResult(name, f"{tune_split} split", test.means(), pd.DataFrame(rows),
                          final, test.specs, tune.means())
 
 
 def run_cv_protocol(col, cfg: Config) -> DatasetResult:
     """Query-level k-fold CV on the test queries: tune on k-1 folds, keep the held-out fold."""
+    return cv_protocol(col.name, _first_round(col, "test", cfg), col.qrels["test"], cfg)
+
+
+def cv_protocol(name: str, first, qrels, cfg: Config) -> DatasetResult:
+    """The CV protocol on one first round; every fold's choice sees only the other folds."""
     from ..eval.tuning import gather, kfold_assign
 
     prfs = prf_settings(cfg.prf_methods, cfg.prf_depths, cfg.rocchio_weights)
-    sw = _sweep(_first_round(col, "test", cfg), col.qrels["test"], cfg, prfs)
+    sw = _sweep(first, qrels, cfg, prfs)
     folds = kfold_assign(sw.first.query_ids, cfg.cv_folds, cfg.seed)
     values = sw.table(cfg.tune_measure)
     values = values.loc[folds.index]
@@ -119,7 +131,7 @@ def run_cv_protocol(col, cfg: Config) -> DatasetResult:
             choice[(folds == f).to_numpy()] = label
             rows.append({"system": s[0], "fold": f, "label": label})
         final[s[0]] = gather(sw.values, choice)
-    return DatasetResult(col.name, f"{cfg.cv_folds}-fold CV", sw.means(), pd.DataFrame(rows),
+    return DatasetResult(name, f"{cfg.cv_folds}-fold CV", sw.means(), pd.DataFrame(rows),
                          final, sw.specs)
 
 

@@ -142,8 +142,10 @@ def summary(fnd: pd.DataFrame, measure: str) -> pd.DataFrame:
     sub = fnd[fnd["measure"] == measure]
     g = sub.groupby("claim", sort=False)
     return pd.DataFrame({
-        "cells": g.size(), "agree": g["verdict"].agg(lambda v: int(v.str.startswith("agrees").sum())),
-        "agree_significant": g["verdict"].agg(lambda v: int((v == "agrees (significant)").sum())),
+        "cells": g.size(),
+        "agree": g["verdict"].agg(lambda v: int(v.str.startswith("agrees").sum())).astype(int),
+        "agree_significant": g["verdict"].agg(
+            lambda v: int((v == "agrees (significant)").sum())).astype(int),
         "mean_delta": g["delta"].mean(), "min_p_holm": g["p_holm"].min()})
 
 
