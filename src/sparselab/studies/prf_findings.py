@@ -203,17 +203,23 @@ def findings_text(fnd: pd.DataFrame, measure: str, alpha: float = 0.05) -> str:
         if sub.empty:
             continue
         n = len(sub)
-        agree = int(sub["verdict"].str.startswith("agrees").sum())
-        sig = int((sub["p_holm"] < alpha).sum())
+        good = sub["verdict"].str.startswith("agrees")
+        sig = sub["p_holm"] < alpha
+        agree, agree_sig, against_sig = int(good.sum()), int((good & sig).sum()), int((~good & sig).sum())
         if claim == "post_approx_both":
-            verdict = ("AGREES" if agree == n else "PARTLY AGREES" if agree else "DISAGREES")
-            detail = f"no significant Both-Post difference in {agree} of {n} cells"
+            verdict = "AGREES" if agree == n else "PARTLY AGREES" if agree * 2 >= n else "DISAGREES"
+            better = int(((sub["delta"] > 0) & sig).sum())
+            detail = (f"no significant Both-Post difference in {agree} of {n} cells (Both "
+                      f"significantly better in {better}, worse in {n - agree - better})")
         else:
-            verdict = ("AGREES" if agree == n and sig == n else
-                       "AGREES IN DIRECTION ONLY" if agree == n else
-                       "PARTLY AGREES" if agree * 2 >= n else "DISAGREES")
-            detail = (f"direction as claimed in {agree} of {n} cells, "
-                      f"{sig} of {n} significant after Holm (alpha={alpha})")
+            verdict = ("AGREES" if agree == n and agree_sig == n else
+                       "DISAGREES" if agree * 2 <= n else
+                       "MIXED (mostly as claimed, significantly against in some cells)"
+                       if against_sig else
+                       "AGREES IN DIRECTION (partly significant)" if agree_sig else
+                       "AGREES IN DIRECTION ONLY (no cell significant)")
+            detail = (f"{agree} of {n} cells in the claimed direction ({agree_sig} significant), "
+                      f"{n - agree} against ({against_sig} significant), Holm at {alpha}")
         cells = "; ".join(
             f"{r.dataset}/{r.partner}/{r.method} vs {r.comparison.split(' - ')[1]}: "
             f"delta {r.delta:+.4f} (d_z {r.d_z:+.2f}, Holm p {r.p_holm:.3g})"
