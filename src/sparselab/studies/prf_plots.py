@@ -58,7 +58,8 @@ def plot_winloss(res, table: pd.DataFrame):
     """Stacked bars: queries where `both` beats, ties or loses to `post` (from `win_loss`)."""
     import matplotlib.pyplot as plt
 
-    t = table.copy()
+    order = {name: i for i, name in enumerate(res.datasets)}
+    t = table.assign(_o=table["dataset"].map(order)).sort_values(["_o", "variant"], kind="stable")
     t["row"] = t["dataset"] + " / " + t["variant"]
     fig, ax = plt.subplots(figsize=(6.5, 0.35 * len(t) + 1.2))
     left = 0
@@ -67,7 +68,7 @@ def plot_winloss(res, table: pd.DataFrame):
         left = left + t[col]
     ax.invert_yaxis()
     ax.set_xlabel("queries (both vs post)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
 
@@ -110,6 +111,6 @@ def plot_latency(table: pd.DataFrame):
         left = left + table[col]
     ax.invert_yaxis()
     ax.set_xlabel("mean latency per query (ms, one thread)")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
