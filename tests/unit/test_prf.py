@@ -43,8 +43,8 @@ def toy():
 
 def test_registry_keys():
     assert PRF_METHODS.keys() == ["average", "rocchio"]
-    assert set(PIPELINES.keys()) == {"dense", "sparse", "dense+prf", "interp", "pre", "post",
-                                     "both"}
+    assert set(PIPELINES.keys()) == {"dense", "sparse", "dense+prf", "interp", "rrf", "pre",
+                                     "post", "both"}
     assert make_prf("rocchio", depth=2, alpha=1.0, beta=0.0) == RocchioPRF(2, 1.0, 0.0)
 
 

@@ -46,7 +46,7 @@ def test_sweep_equals_registry_pipelines():
     sw.baselines(CFG.partners)
     sw.prf(prfs)
     sw.fusion(CFG.partners, prfs[:2], CFG.alphas)
-    assert len(sw.specs) == 1 + 1 + len(prfs) + 3 + 2 * (3 + 3 + 9)
+    assert len(sw.specs) == 1 + 2 + len(prfs) + 3 + 2 * (3 + 3 + 9)
     for label, spec in sw.specs.items():
         want = ev.per_query(run_pipeline(first, spec))
         pd.testing.assert_frame_equal(sw.values[label], want, obj=label)

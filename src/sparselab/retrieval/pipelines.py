@@ -10,6 +10,7 @@ embeddings), so a whole hyper-parameter grid costs only vector maths, flat searc
 | `sparse`    | the first-round sparse run S (partner `bm25` or `splade`)           |
 | `dense+prf` | dense second round from q' = PRF(q, top of D)                       |
 | `interp`    | fuse(S, D, alpha_out), no PRF                                       |
+| `rrf`       | reciprocal-rank fusion of S and D (reference point, no weights)     |
 | `pre`       | dense second round from q' = PRF(q, top of fuse(S, D, alpha_fb))    |
 | `post`      | fuse(S, dense+prf, alpha_out)                                       |
 | `both`      | fuse(S, pre's second round with alpha_fb, alpha_out)                |
@@ -25,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..registry import Registry
-from .fusion import fuse, group_positions, to_frame
+from .fusion import fuse, group_positions, rrf, to_frame
 from .prf import VectorPRF, feedback_ids
 
 PIPELINES: Registry = Registry("pipeline")
@@ -33,7 +34,7 @@ PIPELINES: Registry = Registry("pipeline")
 # which parameters each pipeline needs (checked by `Spec.validate`)
 NEEDS = {
     "dense": (), "sparse": ("sparse",), "dense+prf": ("prf",),
-    "interp": ("sparse", "alpha_out"), "pre": ("sparse", "prf", "alpha_fb"),
+    "interp": ("sparse", "alpha_out"), "rrf": ("sparse",), "pre": ("sparse", "prf", "alpha_fb"),
     "post": ("sparse", "prf", "alpha_out"), "both": ("sparse", "prf", "alpha_fb", "alpha_out"),
 }
 
@@ -177,6 +178,11 @@ def _dense_prf(first: FirstRound, spec: Spec) -> pd.DataFrame:
 @PIPELINES.register("interp")
 def _interp(first: FirstRound, spec: Spec) -> pd.DataFrame:
     return interpolate(first, spec.sparse, first.dense, spec.alpha_out)
+
+
+@PIPELINES.register("rrf")
+def _rrf(first: FirstRound, spec: Spec) -> pd.DataFrame:
+    return rrf([first.sparse_run(spec.sparse), first.dense], k0=first.k0, k=first.k)
 
 
 @PIPELINES.register("pre")

@@ -15,7 +15,7 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..retrieval.pipelines import FirstRound, Spec, interpolate, prf_round
+from ..retrieval.pipelines import FirstRound, Spec, interpolate, prf_round, run_pipeline
 from ..retrieval.prf import VectorPRF, make_prf
 
 
@@ -51,6 +51,7 @@ class Sweep:
         self.add(Spec("dense"), self.first.dense)
         for s in partners:
             self.add(Spec("sparse", s), self.first.sparse_run(s))
+            self.add(Spec("rrf", s), run_pipeline(self.first, Spec("rrf", s)))
 
     def prf(self, prfs) -> None:
         """Stage A: `dense+prf` for every PRF setting."""
@@ -103,6 +104,7 @@ def systems(partners, methods) -> list[tuple[str, str, str | None, str | None]]:
     rows = [("dense", "dense", None, None)]
     rows += [(f"dense+prf/{m}", "dense+prf", None, m) for m in methods]
     rows += [(f"sparse/{s}", "sparse", s, None) for s in partners]
+    rows += [(f"rrf/{s}", "rrf", s, None) for s in partners]
     rows += [(f"interp/{s}", "interp", s, None) for s in partners]
     for pipe in ("pre", "post", "both"):
         rows += [(f"{pipe}/{s}/{m}", pipe, s, m) for s in partners for m in methods]
@@ -129,7 +131,7 @@ def select(system: tuple, specs: dict[str, Spec], values: pd.DataFrame) -> str:
         d = describe(spec)
         return all(d[k] == v for k, v in want.items())
 
-    if pipe in ("dense", "sparse", "interp"):
+    if pipe in ("dense", "sparse", "rrf", "interp"):
         return best([lab for lab, sp in specs.items() if matches(sp, pipeline=pipe, sparse=partner)])
     prf_label = best([lab for lab, sp in specs.items()
                       if matches(sp, pipeline="dense+prf", method=method)])
