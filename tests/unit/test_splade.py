@@ -1,11 +1,12 @@
-"""SPLADE-max: fast kernel equals the naive reference; CSR output in input order."""
+"""SPLADE-max: chunked and fast kernels equal the naive reference; the bf16 bound holds."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
 import torch
 
 from sparselab.encoders.hf_models import pad_batch
-from sparselab.encoders.splade import SpladeEncoder, splade_max_fast, splade_max_naive
+from sparselab.encoders.splade import (
+    SpladeEncoder, bf16_error_bound, splade_max_chunked, splade_max_fast, splade_max_naive)
 
 TEXTS = ["sparse retrieval with learned term weights",
          "cats", "", "the quick brown fox jumps over the lazy dog " * 3,
@@ -25,39 +26,68 @@ def encoder():
     return SpladeEncoder(progress=False, batch_size=2)
 
 
-@pytest.mark.parametrize("chunk", [3, 7, 4096, 40000])
-def test_fast_kernel_equals_naive(encoder, chunk):
-    tok, model, decoder_t, bias = encoder._load()
+@pytest.fixture(scope="module")
+def batch(encoder):
+    tok = encoder._load()[0]
     ids = [tok(t, truncation=True, max_length=16)["input_ids"] for t in TEXTS]
-    input_ids, mask = pad_batch(ids, tok.pad_token_id)  # rows of different lengths: padding
+    return pad_batch(ids, tok.pad_token_id)  # rows of different lengths: padding
+
+
+@pytest.fixture(scope="module")
+def reference(encoder, batch):
     with torch.inference_mode():
-        ref = splade_max_naive(model, input_ids, mask)
-        if chunk < 10:  # tiny chunks are slow: check the active columns and a few others
-            cols = torch.cat([torch.nonzero(ref.amax(0) > 0)[:, 0], torch.arange(1000, 1040)])
-            got = splade_max_fast(model, input_ids, mask, decoder_t[:, cols].contiguous(),
-                                  bias[cols], chunk)
-            ref = ref[:, cols]
+        return splade_max_naive(encoder._load()[1], *batch)
+
+
+def _sub(weights, cols):
+    """The encoder weights restricted to vocabulary columns `cols`."""
+    _, model, dt, bias, dt16, norms = weights
+    return model, dt[:, cols].contiguous(), bias[cols], dt16[:, cols].contiguous(), norms[cols]
+
+
+@pytest.mark.parametrize("impl", ["chunked", "fast"])
+@pytest.mark.parametrize("chunk", [3, 7, 4096, 40000])
+def test_kernels_equal_naive(encoder, batch, reference, impl, chunk):
+    weights = encoder._load()
+    cols = torch.arange(reference.shape[1])
+    if chunk < 10:  # tiny chunks are slow: the active columns and a few others
+        cols = torch.cat([torch.nonzero(reference.amax(0) > 0)[:, 0], torch.arange(1000, 1040)])
+    model, dt, bias, dt16, norms = _sub(weights, cols)
+    with torch.inference_mode():
+        if impl == "chunked":
+            got = splade_max_chunked(model, *batch, dt, bias, chunk)
         else:
-            got = splade_max_fast(model, input_ids, mask, decoder_t, bias, chunk)
-    assert got.shape == ref.shape and got.dtype == torch.float32
-    torch.testing.assert_close(got, ref, rtol=1e-5, atol=1e-5)
-    assert (ref > 0).sum() > 0
+            got = splade_max_fast(model, *batch, dt, bias, dt16, norms, chunk)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, reference[:, cols], rtol=1e-5, atol=1e-5)
+    assert (got > 0).sum() > 0
 
 
-def test_encoder_fast_equals_naive_and_restores_order(encoder):
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_bf16_bound_holds(seed):
+    g = torch.Generator().manual_seed(seed)
+    h = torch.randn(64, 128, generator=g) * (1 + 10 * seed)
+    w = torch.randn(128, 300, generator=g) * torch.rand(300, generator=g)
+    exact = h.double() @ w.double()
+    approx = (h.to(torch.bfloat16) @ w.to(torch.bfloat16)).double()
+    bound = bf16_error_bound(h.norm(dim=1, keepdim=True), w.norm(dim=0)).double()
+    assert ((approx - exact).abs() <= bound).all()
+    assert ((approx - exact).abs() > bound / 64).any()  # the bound is not absurdly loose
+
+
+def test_encoder_impls_agree_and_restore_order(encoder):
     fast = encoder.encode_docs(TEXTS)
-    naive = SpladeEncoder(progress=False, batch_size=3, impl="naive")
-    naive._loaded = encoder._load()  # same weights, no second load
-    ref = naive.encode_docs(TEXTS)
     assert sp.isspmatrix_csr(fast) and fast.dtype == np.float32
     assert fast.shape == (len(TEXTS), 30522)
     assert not np.any(fast.data == 0)  # zeros dropped
-    np.testing.assert_allclose(fast.toarray(), ref.toarray(), atol=1e-5)
+    for impl in ("naive", "chunked"):
+        other = SpladeEncoder(progress=False, batch_size=3, impl=impl)
+        other._loaded = encoder._load()  # same weights, no second load
+        np.testing.assert_allclose(other.encode_docs(TEXTS).toarray(), fast.toarray(), atol=1e-5)
     single = encoder.encode_docs([TEXTS[3]])
     np.testing.assert_allclose(single.toarray()[0], fast.toarray()[3], atol=1e-5)
-    cat_cols = fast[1].indices
     vocab = encoder.vocabulary()
-    assert "cats" in [vocab[j] for j in cat_cols] or "cat" in [vocab[j] for j in cat_cols]
+    assert {"cat", "cats"} & {vocab[j] for j in fast[1].indices}
 
 
 def test_query_length_limit(encoder):
@@ -72,3 +102,5 @@ def test_bad_settings():
         SpladeEncoder(impl="quick")
     with pytest.raises(ValueError, match="doc_max_length"):
         SpladeEncoder(doc_max_length=0)
+    with pytest.raises(ValueError, match="vocab_chunk"):
+        SpladeEncoder(vocab_chunk=0)
