@@ -149,10 +149,11 @@ def summary(fnd: pd.DataFrame, measure: str) -> pd.DataFrame:
         "mean_delta": g["delta"].mean(), "min_p_holm": g["p_holm"].min()})
 
 
-def metrics(res, fnd: pd.DataFrame | None = None) -> dict[str, float]:
+def metrics(res, fnd: pd.DataFrame | None = None) -> dict:
     """Flat metrics: every main-table cell (`ndcg@10/scifact/both/bm25/rocchio`), Holm p-values
-    of the markers, findings deltas/p-values and latency."""
-    out: dict[str, float] = {}
+    of the markers, findings deltas/p-values, latency, and per dataset the tuning protocol
+    (`tuned_on/scifact`: "train split") and number of test queries."""
+    out: dict = {}
     table = table_main(res, numeric=True)
     for system in table.index:
         for ds, measure in table.columns:
@@ -165,6 +166,9 @@ def metrics(res, fnd: pd.DataFrame | None = None) -> dict[str, float]:
     for r in fnd.itertuples():
         key = f"finding/{r.claim}/{metric_key(r.measure)}/{r.dataset}/{r.partner}/{r.method}"
         out[f"{key}/delta"], out[f"{key}/p_holm"] = float(r.delta), float(r.p_holm)
+    for name, ds in res.datasets.items():  # where every number comes from
+        out[f"tuned_on/{name}"] = ds.protocol
+        out[f"n_test_queries/{name}"] = len(next(iter(ds.final.values())))
     if res.latency is not None:
         for system, v in res.latency.groupby("system")["total_ms"].mean().items():
             out[f"latency_ms/{res.cfg.latency_dataset}/{system}"] = float(v)
