@@ -137,7 +137,7 @@ def cv_protocol(name: str, first, qrels, cfg: Config) -> DatasetResult:
 
 def run(cfg: Config) -> Results:
     """Every dataset of the grid (tuning protocol per dataset), then the latency run."""
-    from tqdm.auto import tqdm
+    from tqdm import tqdm  # plain bars: the report's kernel has no ipywidgets
 
     from ..data import load_collection
 
