@@ -91,3 +91,18 @@ def test_bad_parameters_raise():
         BM25Encoder(b=1.5)
     with pytest.raises(ValueError, match="k1"):
         BM25Encoder(k1=-1)
+
+
+def test_long_tokens_split_like_lucene():
+    enc = BM25Encoder(stemmer=None)
+    enc.encode_docs(["x" * 300 + " y"])
+    assert set(enc.vocab) == {"x" * 255, "x" * 45, "y"}
+
+
+def test_removes_query_defaults_to_beir_only():
+    from types import SimpleNamespace
+
+    beir, smart = SimpleNamespace(meta={"format": "beir"}), SimpleNamespace(meta={"format": "cranfield"})
+    assert BM25Encoder().removes_query(beir) and not BM25Encoder().removes_query(smart)
+    assert BM25Encoder(remove_query=True).removes_query(smart)
+    assert not BM25Encoder(remove_query=False).removes_query(beir)

@@ -102,3 +102,12 @@ def test_bad_input_raises():
         index.search(sp.csr_matrix(np.eye(3, dtype=np.float32)), 1, strategy="fast")
     with pytest.raises(TypeError, match="scipy.sparse"):
         index.search(np.eye(3, dtype=np.float32), 1)
+
+
+def test_top_k_agreement_hand_computed():
+    from sparselab.indexes.bench_bm25 import top_k_agreement
+
+    a = np.array([[1, 2, 3], [4, -1, -1], [-1, -1, -1]])
+    b = np.array([[3, 2, 9], [4, 5, -1], [-1, -1, -1]])
+    # 2/3 shared; 1 of max(1, 2); two empty lists agree
+    assert top_k_agreement(a, b) == pytest.approx((2 / 3 + 1 / 2 + 1) / 3)

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 
 # Lucene EnglishAnalyzer.ENGLISH_STOP_WORDS_SET (org.apache.lucene.analysis.en), all 33.
 ENGLISH_STOP_WORDS: frozenset[str] = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they", "this", "to", "was", "will", "with"]
+    ["a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is",
+     "it", "no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there",
+     "these", "they", "this", "to", "was", "will", "with"]
 )
 
 _LETTER = r"[^\W\d_]"
@@ -25,27 +27,44 @@ _TOKEN_RE = re.compile(
     r"(?=" + _LETTER + r")|(?<=\d)[,;\u037e\u0589\u060c\u060d\u066c\u07f8\u2044\ufe10\ufe14\ufe50\ufe54"
     r"\uff0c\uff1b'.\u2018\u2019\u2024\ufe52\uff07\uff0e](?=\d))\w+)*"
 )
-_POSSESSIVE_RE = re.compile(r"['\u2019\uff07]s$")
-_MAX_TOKEN_LEN = 255  # Lucene StandardTokenizer's default maxTokenLength
+_MID_LETTER = "':.\u00b7\u0387\u2027\ufe13\ufe55\uff1a\u2018\u2019\u2024\ufe52\uff07\uff0e"
+# Lucene's EnglishPossessiveFilter drops a token-final 's ('/U+2019/U+FF07). Deleting it from the
+# lowercased text before tokenizing is equivalent: the apostrophe joins a token only after a
+# letter, and the 's ends the token only if no word character or letter-joiner + letter follows.
+_POSSESSIVE_RE = re.compile(  # apostrophe first: the regex engine then skips to candidates
+    "['\u2019\uff07](?<=" + _LETTER + "['\u2019\uff07])s(?!\\w)(?![" + _MID_LETTER + "]" + _LETTER + ")"
+)
+MAX_TOKEN_LEN = 255  # Lucene StandardTokenizer's default maxTokenLength
 _VOWELS = frozenset("aeiou")
+_BLI_SUFFIXES = ("bly", "blies", "blied")
 
 
 def tokenize(text: str) -> list[str]:
     """Lucene-StandardTokenizer-like word tokens of `text`, lowercased, possessives removed.
 
-    Tokens made only of underscores are dropped (StandardTokenizer emits no token for them).
+    Tokens made only of underscores are dropped (StandardTokenizer emits no token for them);
+    tokens longer than 255 characters are split like StandardTokenizer's maxTokenLength.
     """
-    out = []
-    for tok in _TOKEN_RE.findall(text.lower()):
-        if tok.endswith("s") and len(tok) >= 2 and tok[-2] in "'\u2019\uff07":
-            tok = tok[:-2]
-        if not tok or tok.strip("_") == "":
-            continue
-        if len(tok) > _MAX_TOKEN_LEN:
-            out.extend(tok[i : i + _MAX_TOKEN_LEN] for i in range(0, len(tok), _MAX_TOKEN_LEN))
-        else:
-            out.append(tok)
-    return out
+    toks = raw_tokens(text)
+    if toks and max(map(len, toks)) > MAX_TOKEN_LEN:
+        toks = split_long_tokens(toks)
+    return toks
+
+
+def raw_tokens(text: str) -> list[str]:
+    """`tokenize` without the (rarely needed) split of tokens longer than MAX_TOKEN_LEN."""
+    text = text.lower()
+    if "'" in text or "\u2019" in text or "\uff07" in text:
+        text = _POSSESSIVE_RE.sub("", text)
+    toks = _TOKEN_RE.findall(text)
+    if "_" in text:
+        toks = [t for t in toks if t.strip("_")]
+    return toks
+
+
+def split_long_tokens(toks: list[str]) -> list[str]:
+    """Split tokens longer than MAX_TOKEN_LEN into MAX_TOKEN_LEN-character pieces."""
+    return [t[i : i + MAX_TOKEN_LEN] for t in toks for i in range(0, len(t), MAX_TOKEN_LEN)]
 
 
 def _measure(stem: str) -> int:
@@ -106,21 +125,33 @@ class Analyzer:
 
     def analyze_batch(self, texts: Sequence[str]) -> list[list[str]]:
         """Terms of many texts; unseen tokens are stemmed in one PyStemmer call."""
-        stop = self.stopwords
-        toks = [[t for t in tokenize(x) if t not in stop] for x in texts]
+        toks = [tokenize(x) for x in texts]
+        terms = dict(zip(*self.terms_of(list(dict.fromkeys(t for doc in toks for t in doc)))))
+        return [[terms[t] for t in doc if terms[t] is not None] for doc in toks]
+
+    def terms_of(self, tokens: list[str]) -> tuple[list[str], list[str | None]]:
+        """Term (stem) of each distinct token, None for a stopword; returns (tokens, terms).
+
+        Stems are cached per analyzer; uncached tokens are stemmed in one PyStemmer call.
+        """
+        stop, cache = self.stopwords, self._cache
         if self._stemmer is None:
-            return toks
-        cache = self._cache
-        new = list({t for doc in toks for t in doc if t not in cache})
+            return tokens, [None if t in stop else t for t in tokens]
+        new = [t for t in tokens if t not in cache and t not in stop]
         if new:
             cache.update(zip(new, self._stem_words(new)))
-        return [[cache[t] for t in doc] for doc in toks]
+        return tokens, [None if t in stop else cache[t] for t in tokens]
 
     def _stem_words(self, words: list[str]) -> list[str]:
         stems = self._stemmer.stemWords(words)
         if not self.lucene_departures:
             return stems
-        return [_lucene_departures(w, s, self._stemmer) for w, s in zip(words, stems)]
+        return [
+            _lucene_departures(w, s, self._stemmer)
+            if s.endswith("logi") or w.endswith(_BLI_SUFFIXES)
+            else s
+            for w, s in zip(words, stems)
+        ]
 
 
 def _lucene_departures(word: str, stem: str, stemmer) -> str:
@@ -132,7 +163,7 @@ def _lucene_departures(word: str, stem: str, stemmer) -> str:
     """
     if stem.endswith("logi") and _measure(stem[:-4]) > 0:
         return stem[:-1]
-    for suffix in ("bly", "blies", "blied"):
+    for suffix in _BLI_SUFFIXES:
         if word.endswith(suffix):
             prefix = word[: -len(suffix)]
             # step 1 turns the suffix into 'bli' only if the stem before 'i' keeps a vowel

@@ -9,11 +9,13 @@ product `q @ d`.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
-from .analysis import Analyzer
+from .analysis import MAX_TOKEN_LEN, Analyzer, raw_tokens, tokenize
 from .base import ENCODERS, SparseEncoder
 
 _CHUNK = 2048  # texts analysed per step (progress granularity)
@@ -62,7 +64,9 @@ class BM25Encoder(SparseEncoder):
     k1, b: BM25 parameters (Pyserini defaults for BEIR: 0.9, 0.4).
     stemmer: PyStemmer algorithm (`porter`); lucene_departures: see `Analyzer`.
     lucene_norms: quantise document lengths like Lucene's norms (matches Pyserini).
-    remove_query: ask the search layer to drop a hit whose doc id equals the query id (BEIR).
+    remove_query: drop a hit whose doc id equals the query id (Pyserini's BEIR
+        `--remove-query`); None = only on BEIR-format collections (see `removes_query`), since
+        classic collections (Cranfield...) number queries and documents from 1 alike.
     """
 
     key = "bm25"
@@ -74,7 +78,7 @@ class BM25Encoder(SparseEncoder):
         stemmer: str | None = "porter",
         lucene_departures: bool = True,
         lucene_norms: bool = True,
-        remove_query: bool = True,
+        remove_query: bool | None = None,
         progress: bool = False,
     ):
         if k1 < 0:
@@ -83,11 +87,18 @@ class BM25Encoder(SparseEncoder):
             raise ValueError(f"b must be in [0, 1], got {b}")
         self.k1, self.b = float(k1), float(b)
         self.lucene_norms = bool(lucene_norms)
-        self.remove_query = bool(remove_query)
+        self.remove_query = remove_query
         self.progress = progress
         self.analyzer = Analyzer(stemmer=stemmer, lucene_departures=lucene_departures)
         self.vocab: dict[str, int] | None = None
+        self._tok2id: dict[str, int] = {}
         self.idf: np.ndarray | None = None
+
+    def removes_query(self, collection) -> bool:
+        """Whether searches over `collection` drop self-hits (resolves remove_query=None)."""
+        if self.remove_query is not None:
+            return bool(self.remove_query)
+        return collection.meta.get("format") == "beir"
 
     def settings(self) -> dict:
         return {
@@ -97,40 +108,52 @@ class BM25Encoder(SparseEncoder):
             "analyzer": self.analyzer.settings(),
         }
 
-    def _analyze(self, texts: Sequence[str], desc: str) -> list[list[str]]:
+    def term_counts(self, texts: Sequence[str], grow: bool) -> sp.csr_matrix:
+        """Term-frequency matrix (n_texts, |vocab|) float32; `grow` adds unseen terms to vocab.
+
+        Distinct tokens map to term ids through a per-fit dict (token -> id, -1 for stopwords and
+        unknown terms); the per-token work stays in C (`pd.factorize`, array indexing).
+        """
         from tqdm.auto import tqdm
 
-        out: list[list[str]] = []
+        vocab, tok2id = self.vocab, self._tok2id
+        ids_parts, len_parts = [], []
         starts = range(0, len(texts), _CHUNK)
-        for s in tqdm(starts, desc=desc, disable=not self.progress or len(texts) <= _CHUNK):
-            out.extend(self.analyzer.analyze_batch(texts[s : s + _CHUNK]))
-        return out
-
-    def term_counts(self, token_lists: list[list[str]], grow: bool) -> sp.csr_matrix:
-        """Term-frequency matrix (n_texts, |vocab|) float32; `grow` adds unseen terms to vocab."""
-        vocab = self.vocab
-        ids: list[int] = []
-        lengths = np.zeros(len(token_lists), dtype=np.int64)
-        for i, toks in enumerate(token_lists):
-            if grow:
-                for t in toks:
-                    ids.append(vocab.setdefault(t, len(vocab)))
-                lengths[i] = len(toks)
-            else:
-                kept = [vocab[t] for t in toks if t in vocab]
-                ids.extend(kept)
-                lengths[i] = len(kept)
-        indptr = np.concatenate([[0], np.cumsum(lengths)])
-        data = np.ones(len(ids), dtype=np.float32)
-        m = sp.csr_matrix((data, np.asarray(ids, dtype=np.int32), indptr), shape=(len(token_lists), len(vocab)))
-        m.sum_duplicates()  # repeated terms -> counts, indices sorted
+        for s in tqdm(starts, desc="bm25 analyse", disable=not self.progress or len(starts) < 2):
+            toks = [raw_tokens(x) for x in texts[s : s + _CHUNK]]
+            flat = np.fromiter(chain.from_iterable(toks), object, sum(map(len, toks)))
+            codes, uniques = pd.factorize(flat)  # hashing in C; uniques in first-seen order
+            if len(uniques) and max(map(len, uniques)) > MAX_TOKEN_LEN:  # rare: redo exactly
+                toks = [tokenize(x) for x in texts[s : s + _CHUNK]]
+                flat = np.fromiter(chain.from_iterable(toks), object, sum(map(len, toks)))
+                codes, uniques = pd.factorize(flat)
+            new = [t for t in uniques if t not in tok2id]
+            for tok, term in zip(*self.analyzer.terms_of(new)):
+                if term is None:
+                    tok2id[tok] = -1
+                elif grow:
+                    tok2id[tok] = vocab.setdefault(term, len(vocab))
+                else:
+                    tok2id[tok] = vocab.get(term, -1)
+            lut = np.fromiter(map(tok2id.__getitem__, uniques), np.int64, len(uniques))
+            ids_parts.append(lut[codes])
+            len_parts.append(np.fromiter(map(len, toks), np.int64, len(toks)))
+        ids = np.concatenate(ids_parts) if ids_parts else np.zeros(0, np.int64)
+        lengths = np.concatenate(len_parts) if len_parts else np.zeros(0, np.int64)
+        rows = np.repeat(np.arange(len(lengths)), lengths)
+        keep = ids >= 0
+        m = sp.coo_matrix(
+            (np.ones(int(keep.sum()), np.float32), (rows[keep], ids[keep])),
+            shape=(len(lengths), len(vocab)),
+        ).tocsr()  # duplicates (repeated terms) are summed into counts
+        m.sort_indices()
         return m
 
     def encode_docs(self, texts: Sequence[str]) -> sp.csr_matrix:
         """Fit vocabulary and idf on `texts` and return their BM25 impacts (n_docs, |vocab|) float32."""
         texts = list(texts)
-        self.vocab = {}
-        tf = self.term_counts(self._analyze(texts, "bm25 analyse docs"), grow=True)
+        self.vocab, self._tok2id = {}, {}
+        tf = self.term_counts(texts, grow=True)
         dl = np.asarray(tf.sum(axis=1)).ravel().astype(np.int64)
         # Lucene counts only documents that have the field (>= 1 term) in N and avgdl
         n = int((dl > 0).sum())
@@ -148,4 +171,4 @@ class BM25Encoder(SparseEncoder):
         """Query term counts over the fitted vocabulary (n_queries, |vocab|) float32; unseen terms drop."""
         if self.vocab is None:
             raise RuntimeError("BM25Encoder.encode_queries needs encode_docs first (it fits the vocabulary)")
-        return self.term_counts(self._analyze(list(texts), "bm25 analyse queries"), grow=False)
+        return self.term_counts(list(texts), grow=False)

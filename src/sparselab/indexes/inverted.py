@@ -2,8 +2,10 @@
 
 Postings are stored CSR-like by term: `indptr[t]:indptr[t+1]` slices `doc_ids` (int32, sorted)
 and `weights` (float32). Search is term-at-a-time: each query term adds `q_w * w` into a dense
-float32 accumulator, touched documents are remembered so that resetting and top-k selection cost
-O(candidates) instead of O(n_docs), and a bounded min-heap keeps the exact top-k.
+float32 accumulator (one per thread, reused across queries). A query with many postings (all
+weights positive) then selects with a block-max pass over the accumulator (`topk.topk_dense`);
+a query with few postings remembers the documents it touched, so resetting and selection cost
+O(candidates) instead of O(n_docs). A bounded min-heap keeps the exact top-k.
 
 Result contract (shared with `brute_force_topk`): candidates are the documents sharing at least
 one term with the query; they are ranked by score descending, ties by internal doc index

@@ -4,6 +4,11 @@ A bounded min-heap of (score, doc) pairs whose root is the worst kept hit. `topk
 computes per-block maxima of the accumulator (a vectorisable pass), takes the k-th largest block
 maximum as a lower bound on the k-th best score, and only visits blocks that can reach it.
 The slow reference for all of this is `inverted.brute_force_topk`.
+
+Helpers here mutate arrays and return nothing where they run per candidate: numba does not
+inline a helper that takes arrays and returns a value, and such a call costs ~100x the
+comparison it wraps (measured). Numba's on-disk cache of the callers in `inverted.py` does not
+notice edits to this file: delete `__pycache__/*.nb[ci]` after changing it.
 """
 from __future__ import annotations
 
