@@ -9,7 +9,10 @@ that list's minimum score for the query; optionally each list is min-max centred
 
 Ties in the fused score are broken by the dense rank, then the sparse rank (missing = last),
 then doc id, which makes `alpha = 0` reproduce the dense run exactly. Runs are tidy DataFrames
-(query_id, doc_id, score[, rank]) as everywhere in `sparselab.eval`.
+(query_id, doc_id, score[, rank]) as everywhere in `sparselab.eval`; fused runs come back with
+categorical query_id / doc_id (no string copies; `astype(str)` gives plain strings). The per-query
+union, fill, centring and sort run in one numba pass (`_fuse_kernel`); `fuse_reference` is the
+obvious loop it is tested against.
 """
 from __future__ import annotations
 
@@ -18,8 +21,6 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 from numba import njit
-
-_KEYS = ["query_id", "doc_id"]
 
 
 def _is_cat(col: pd.Series) -> bool:
@@ -36,7 +37,7 @@ def shared_categories(*cols: pd.Series) -> pd.Index:
 
 
 def as_codes(col: pd.Series, cats: pd.Index) -> np.ndarray:
-    """Integer positions of `col`'s ids in `cats` (int64; every id must be present)."""
+    """Integer positions of `col`'s ids in `cats` (int64; -1 where an id is absent)."""
     if _is_cat(col) and col.cat.categories.equals(cats):
         return col.cat.codes.to_numpy(np.int64)
     return cats.get_indexer(col.astype(str).to_numpy(str)).astype(np.int64)

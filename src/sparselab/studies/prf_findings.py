@@ -231,3 +231,36 @@ def findings_text(fnd: pd.DataFrame, measure: str, alpha: float = 0.05) -> str:
         lines.append(f"- {title} ({measure}): {verdict}: {detail}. Mean delta "
                      f"{sub['delta'].mean():+.4f}. Cells: {cells}.")
     return "\n".join(lines)
+
+
+def summary_lines(fnd: pd.DataFrame, measures) -> list[str]:
+    """One line per measure: for each claim, cells agreeing / tested and significant ones."""
+    lines = []
+    for m in measures:
+        s = summary(fnd, m)
+        lines.append(f"{m}: " + "; ".join(
+            f"{claim}: {int(r.agree)}/{int(r.cells)} agree ({int(r.agree_significant)} significant)"
+            for claim, r in zip(s.index, s.itertuples())))
+    return lines
+
+
+def answers(res, measure: str) -> str:
+    """The best system per dataset on `measure`, with its Holm p-values vs both baselines."""
+    from .prf import system_means
+
+    means = system_means(res)
+    sig = significance(res)
+    sig = sig[sig["measure"] == measure].set_index(["dataset", "baseline", "system"])
+    lines = []
+    for name in res.datasets:
+        sub = means[means["dataset"] == name].set_index("system")[measure]
+        best = str(sub.idxmax())
+        parts = [f"{name}: best {best} {sub[best]:.4f} (dense {sub['dense']:.4f}"]
+        if (name, "dense", best) in sig.index:
+            parts.append(f", Holm p vs dense {sig.loc[(name, 'dense', best), 'p_holm']:.3g}")
+        base = f"dense+prf/{best.split('/')[-1]}"
+        if (name, base, best) in sig.index:
+            parts.append(f"; {base} {sub[base]:.4f}, Holm p "
+                         f"{sig.loc[(name, base, best), 'p_holm']:.3g}")
+        lines.append("".join(parts) + ")")
+    return "\n".join(lines)
