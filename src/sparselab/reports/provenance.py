@@ -25,7 +25,9 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
         return out.stdout.strip() if out.returncode == 0 else ""
 
     sha = git("rev-parse", "HEAD")
-    return {"git_sha": sha or None, "git_dirty": bool(git("status", "--porcelain")) if sha else None}
+    # reports/ is what the run itself writes (staging folders included): not a code change
+    dirty = git("status", "--porcelain", "--", ".", ":(exclude)reports")
+    return {"git_sha": sha or None, "git_dirty": bool(dirty) if sha else None}
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str | None]:
@@ -69,7 +71,8 @@ def data_checksums() -> dict[str, str]:
         except data.DataError:  # not on this machine: nothing to record
             continue
         for rel, path in files.items():
-            sums[f"{name}/{path.name if rel == path.name else rel}"] = sha256_file(path)
+            gz = ".gz" if path.suffix == ".gz" else ""
+            sums[f"{name}/{rel}{gz}"] = sha256_file(path)
     return sums
 
 
