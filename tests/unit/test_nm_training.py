@@ -126,3 +126,4 @@ def test_matched_flops_table_uses_extended_runs():
     assert t.loc["1:8", "mdgf_exp_minus_long"] == pytest.approx(0.15)
     assert t.loc["1:8", "flops_ratio"] == pytest.approx(1.0)
     assert "Matched training FLOPs at 1:8" in study.findings(df)
+    assert study.headline(df)["sr_ste_bpc@1:8"] == pytest.approx(2.5)  # extended runs left out

@@ -240,7 +240,8 @@ def table_matched_flops(df: pd.DataFrame) -> pd.DataFrame:
         row["mdgf_exp_minus_long"] = diff.mean() if len(diff) else np.nan
         row["diff_std"] = diff.std(ddof=1) if len(diff) > 1 else np.nan
         rows.append(row)
-    return pd.DataFrame(rows).set_index("pattern").round(4)
+    out = pd.DataFrame(rows).set_index("pattern")
+    return out.reindex([p for p in _order(df) if p in out.index]).round(4)
 
 
 def metrics(df: pd.DataFrame) -> dict[str, float]:
@@ -285,6 +286,7 @@ def _best_decaying(df: pd.DataFrame, pattern: str) -> tuple[str, pd.Series] | No
 
 def headline(df: pd.DataFrame) -> dict[str, float]:
     """2-4 numbers: dense bpc, SR-STE and best decaying recipe at the highest sparsity."""
+    df = _grid(df)
     out = {"dense_bpc": float(dense_bpc(df).mean())}
     order = _order(df)
     if order:
@@ -336,7 +338,7 @@ def findings(df: pd.DataFrame) -> str:
                      f"better than SR-STE, {losses} significantly worse (paired t-test over "
                      f"seeds, p < 0.05, no multiple-comparison correction), the rest within noise.")
     for pattern, r in matched.iterrows():
-        lines.append(f"- Matched training FLOPs at {pattern}: SR-STE trained {r.sr_ste_steps} steps "
+        lines.append(f"- Matched training FLOPs at {pattern}: SR-STE trained {int(r.sr_ste_steps)} steps "
                      f"reaches {r.sr_ste_long:.3f} bpc; MDGF-exp minus it: "
                      f"{r.mdgf_exp_minus_long:+.3f} bpc (paired seed std {r.diff_std:.3f}).")
     return "\n".join(lines)
