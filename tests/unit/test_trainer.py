@@ -88,7 +88,7 @@ def test_mixed_length_batches_keep_tokens_per_step():
     tasks = build_tasks("mqar", 64, sources=("synthetic",)) + build_tasks("mqar", 128, sources=("synthetic",))
     fn = task_batches(tasks, 8)
     shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
-    extra = 5 + 6 + 5 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
+    extra = 9 + 6 + 9 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
     assert shapes == {(8, 64 + extra), (4, 128 + extra)}
 
 

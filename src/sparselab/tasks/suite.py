@@ -53,9 +53,14 @@ class NeedleMultiKey(NeedleSingle):
 
 @TASKS.register("mqar")
 class AssociativeRecall(Task):
-    """Multi-query associative recall: pairs `<rec> k v`; `<q> k_1..k_n`; answer v_1..v_n."""
+    """Multi-query associative recall: pairs `<rec> k v`; `<q> k_1..k_n`; answer `k_1 v_1 .. k_n v_n`.
 
-    key, dispersion, scope, scoring = "mqar", "low", "high", "position"
+    Echoing each key before its value keeps every answer step a one-hop lookup (the next key
+    from the question, then its value from the context). Scored by the fraction of asked keys
+    answered with the right value (`pairs`).
+    """
+
+    key, dispersion, scope, scoring = "mqar", "low", "high", "pairs"
 
     def __init__(self, length: int = 256, n_pairs: int = 8, n_queries: int = 4, **kw):
         super().__init__(length, **kw)
@@ -70,11 +75,12 @@ class AssociativeRecall(Task):
         records = [np.array([v.rec, k, val]) for k, val in zip(keys, values)]
         order = rng.permutation(self.n_pairs)
         groups = [order[i : i + self.n_queries] for i in range(0, self.n_pairs - self.n_queries + 1, self.n_queries)]
-        questions = [([v.query, *(int(keys[i]) for i in g)], [int(values[i]) for i in g]) for g in groups]
+        questions = [([v.query, *(int(keys[i]) for i in g)], [int(x) for i in g for x in (keys[i], values[i])])
+                     for g in groups]
         return records, questions, {"asked": groups[0].tolist()}
 
     def max_answer_len(self):
-        return self.n_queries + 1
+        return 2 * self.n_queries + 1
 
 
 @TASKS.register("vt")
