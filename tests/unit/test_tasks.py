@@ -77,7 +77,7 @@ def test_vt_chain_resolves_to_queried_value():
     (t,) = tasks(keys=["vt"])
     for i in range(10):
         s = t.sample(i)
-        assign = {int(r[1]): int(r[2]) for r in _records(s, v, v.assign)}
+        assign = {int(r[2]): int(r[1]) for r in _records(s, v, v.assign)}  # <set> src dst
 
         def resolve(x, assign=assign):
             while x in assign:
@@ -86,6 +86,8 @@ def test_vt_chain_resolves_to_queried_value():
 
         gold = {k for k in assign if resolve(k) == int(s.prompt[-2])}
         assert gold == set(s.content) and len(s.content) == t.n_hops + 1
+        pos = {int(r[2]): i for i, r in enumerate(_records(s, v, v.assign))}
+        assert [pos[x] for x in s.content] == sorted(pos[x] for x in s.content)  # chain order kept
 
 
 def test_cwe_answer_is_most_frequent_words():
