@@ -4,7 +4,6 @@ Multitask: each batch mixes samples of every task; the loss is on answer tokens 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,6 +101,3 @@ def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:
     r["sources"], r["lengths"] = tuple(r["sources"]), tuple(r["lengths"])
     return SuiteRecipe(**r)
 
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)
