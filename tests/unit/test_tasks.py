@@ -8,6 +8,7 @@ from sparselab.tasks import (
     build_tasks,
     collate,
     exact_match,
+    pair_accuracy,
     position_accuracy,
     set_f1,
 )
@@ -66,7 +67,9 @@ def test_mqar_answers_values_of_asked_keys():
     s = t.sample(3)
     table = {int(r[1]): int(r[2]) for r in _records(s, v, v.rec)}
     asked = s.prompt[-1 - t.n_queries : -1]
-    assert [table[int(k)] for k in asked] == s.content
+    assert [x for k in asked for x in (int(k), table[int(k)])] == s.content
+    half = s.content[:2] + [s.content[2], -1] + s.content[4:]  # second value wrong
+    assert t.score(half, s) == pytest.approx(1 - 1 / t.n_queries)
 
 
 def test_vt_chain_resolves_to_queried_value():
@@ -74,7 +77,7 @@ def test_vt_chain_resolves_to_queried_value():
     (t,) = tasks(keys=["vt"])
     for i in range(10):
         s = t.sample(i)
-        assign = {int(r[1]): int(r[2]) for r in _records(s, v, v.assign)}
+        assign = {int(r[2]): int(r[1]) for r in _records(s, v, v.assign)}  # <set> src dst
 
         def resolve(x, assign=assign):
             while x in assign:
@@ -83,6 +86,8 @@ def test_vt_chain_resolves_to_queried_value():
 
         gold = {k for k in assign if resolve(k) == int(s.prompt[-2])}
         assert gold == set(s.content) and len(s.content) == t.n_hops + 1
+        pos = {int(r[2]): i for i, r in enumerate(_records(s, v, v.assign))}
+        assert [pos[x] for x in s.content] == sorted(pos[x] for x in s.content)  # chain order kept
 
 
 def test_cwe_answer_is_most_frequent_words():
@@ -108,6 +113,8 @@ def test_scorers_by_hand():
     assert position_accuracy([1, 9, 3], [1, 2, 3, 4]) == 0.5
     assert set_f1([1, 2, 5], [1, 2, 3, 4]) == pytest.approx(2 * (2 / 3) * 0.5 / (2 / 3 + 0.5))
     assert set_f1([], [1]) == 0.0 and set_f1([], []) == 1.0
+    assert pair_accuracy([5, 1, 6, 2], [6, 2, 5, 1, 7, 3]) == pytest.approx(2 / 3)
+    assert pair_accuracy([5, 9, 5, 1], [5, 1]) == 0.0  # first statement of a key counts
 
 
 def test_score_cuts_at_eos():

@@ -88,7 +88,7 @@ def test_mixed_length_batches_keep_tokens_per_step():
     tasks = build_tasks("mqar", 64, sources=("synthetic",)) + build_tasks("mqar", 128, sources=("synthetic",))
     fn = task_batches(tasks, 8)
     shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
-    extra = 5 + 6 + 5 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
+    extra = 9 + 6 + 9 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
     assert shapes == {(8, 64 + extra), (4, 128 + extra)}
 
 
@@ -108,3 +108,18 @@ def test_char_lm_batches_and_bits_per_char():
             return torch.zeros(*t.shape, 16)
 
     assert abs(bits_per_char(Uniform(), ids, 10) - math.log2(16)) < 1e-5
+
+
+def test_train_cli_writes_checkpoint_and_eval(tmp_path, capsys):
+    import json
+
+    from sparselab.cli import main
+
+    out = tmp_path / "run"
+    rc = main(["train", "--model", "xs", "--tasks", "niah_single,mqar", "--length", "48,64", "--steps", "2",
+               "--batch-size", "2", "--sources", "synthetic", "--eval-n", "2", "--out", str(out)])
+    assert rc == 0 and (out / "checkpoint.pt").exists()
+    rows = json.loads((out / "eval.json").read_text())["results"]
+    assert {(r["task"], r["length"]) for r in rows} == {(t, n) for t in ("niah_single", "mqar") for n in (48, 64)}
+    assert "niah_single" in capsys.readouterr().out
+    assert main(["train", "--length", "16", "--out", str(out)]) == 2  # bad input: one clear line

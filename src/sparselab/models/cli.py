@@ -11,7 +11,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="prompt length in tokens; comma-separated to train on several")
     parser.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=3e-3)
+    parser.add_argument("--lr", type=float, default=None,
+                        help="peak learning rate (default: the recipe's per-size value)")
     parser.add_argument("--warmup", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sources", default="synthetic,tinystories,tinyshakespeare",
@@ -32,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
     from ..cache import atomic_write_json
     from ..tasks.suite import build_tasks
     from .evaluate import evaluate_suite
-    from .recipe import SuiteRecipe, load_model, train_suite_model
+    from .recipe import SUITE_LR, SuiteRecipe, load_model, train_suite_model
     from .trainer import TrainConfig
 
     if args.threads:
@@ -41,7 +42,8 @@ def handle(args: argparse.Namespace) -> int:
     if args.steps < 1 or min(lengths) < 32:
         raise ValueError("--steps must be >= 1 and every --length >= 32")
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
-    train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+    lr = args.lr if args.lr is not None else SUITE_LR.get(args.model, 3e-3)
+    train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=lr,
                         warmup=min(args.warmup, args.steps), seed=args.seed, ckpt_every=args.ckpt_every)
     recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train)
     folder = train_suite_model(recipe, args.out)

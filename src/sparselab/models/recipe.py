@@ -4,7 +4,6 @@ Multitask: each batch mixes samples of every task; the loss is on answer tokens 
 """
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,9 @@ from .lm import LMConfig, TinyLM, build_model
 from .trainer import TrainConfig, Trainer
 
 CKPT = "checkpoint.pt"
+# Peak learning rates: xs validated on the suite (1e-2 learns retrieval ~4x sooner than 3e-3);
+# the larger sizes are scaled down roughly with 1/sqrt(d_model) and not tuned.
+SUITE_LR = {"xs": 1e-2, "s": 8e-3, "m": 7e-3, "l": 5e-3}
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,3 @@ def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:
     r["sources"], r["lengths"] = tuple(r["sources"]), tuple(r["lengths"])
     return SuiteRecipe(**r)
 
-
-def dumps(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -75,7 +75,21 @@ def set_f1(pred: Sequence[int], gold: Sequence[int]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-SCORERS = {"exact": exact_match, "position": position_accuracy, "set_f1": set_f1}
+def pair_accuracy(pred: Sequence[int], gold: Sequence[int]) -> float:
+    """Fraction of gold (key, value) pairs, read from `k1 v1 k2 v2 ...`, that `pred` also states.
+
+    The prediction is read the same way; a key it repeats keeps its first value.
+    """
+    want = dict(zip(gold[::2], gold[1::2]))
+    got: dict[int, int] = {}
+    for k, v in zip(pred[::2], pred[1::2]):
+        got.setdefault(k, v)
+    if not want:
+        return float(not got)
+    return sum(int(got.get(k) == v) for k, v in want.items()) / len(want)
+
+
+SCORERS = {"exact": exact_match, "position": position_accuracy, "set_f1": set_f1, "pairs": pair_accuracy}
 
 
 class Task:

@@ -19,7 +19,10 @@ def _distinct(rng: np.random.Generator, n_pool: int, k: int, name: str) -> np.nd
 
 @TASKS.register("niah_single")
 class NeedleSingle(Task):
-    """One needle `<rec> k v1..vd`; question `<q> k`; answer the d value tokens (exact match)."""
+    """One needle `<rec> k v1..vd`; question `<q> k`; answer the d value tokens (exact match).
+
+    Value tokens are distinct across needles (in `niah_multikey`), so the answer is unambiguous.
+    """
 
     key, dispersion, scope, scoring = "niah_single", "low", "low", "exact"
 
@@ -30,7 +33,9 @@ class NeedleSingle(Task):
     def build(self, rng):
         v = self.vocab
         keys = v.key(_distinct(rng, v.n_keys, self.n_needles, self.key))
-        values = v.value(rng.integers(0, v.n_values, size=(self.n_needles, self.n_digits)))
+        # distinct digits across needles: each answer token pins down its needle
+        values = v.value(_distinct(rng, v.n_values, self.n_needles * self.n_digits, self.key))
+        values = values.reshape(self.n_needles, self.n_digits)
         records = [np.array([v.rec, k, *val]) for k, val in zip(keys, values)]
         order = rng.permutation(self.n_needles)  # order[0] is the scored question
         questions = [([v.query, int(keys[i])], [int(x) for x in values[i]]) for i in order]
@@ -53,9 +58,14 @@ class NeedleMultiKey(NeedleSingle):
 
 @TASKS.register("mqar")
 class AssociativeRecall(Task):
-    """Multi-query associative recall: pairs `<rec> k v`; `<q> k_1..k_n`; answer v_1..v_n."""
+    """Multi-query associative recall: pairs `<rec> k v`; `<q> k_1..k_n`; answer `k_1 v_1 .. k_n v_n`.
 
-    key, dispersion, scope, scoring = "mqar", "low", "high", "position"
+    Echoing each key before its value keeps every answer step a one-hop lookup (the next key
+    from the question, then its value from the context). Scored by the fraction of asked keys
+    answered with the right value (`pairs`).
+    """
+
+    key, dispersion, scope, scoring = "mqar", "low", "high", "pairs"
 
     def __init__(self, length: int = 256, n_pairs: int = 8, n_queries: int = 4, **kw):
         super().__init__(length, **kw)
@@ -70,19 +80,21 @@ class AssociativeRecall(Task):
         records = [np.array([v.rec, k, val]) for k, val in zip(keys, values)]
         order = rng.permutation(self.n_pairs)
         groups = [order[i : i + self.n_queries] for i in range(0, self.n_pairs - self.n_queries + 1, self.n_queries)]
-        questions = [([v.query, *(int(keys[i]) for i in g)], [int(values[i]) for i in g]) for g in groups]
+        questions = [([v.query, *(int(keys[i]) for i in g)], [int(x) for i in g for x in (keys[i], values[i])])
+                     for g in groups]
         return records, questions, {"asked": groups[0].tolist()}
 
     def max_answer_len(self):
-        return self.n_queries + 1
+        return 2 * self.n_queries + 1
 
 
 @TASKS.register("vt")
 class VariableTracking(Task):
-    """Variable tracking: `<set> x1 v`, `<set> x2 x1`, ...; `<q> v`; answer the chain's variables.
+    """Variable tracking: `<set> v x1`, `<set> x1 x2`, ...; `<q> v`; answer the chain's variables.
 
-    Several chains are interleaved (order within a chain kept); following one is multi-hop.
-    Scored by set F1 over variables, as RULER does.
+    `<set> a b` reads "b takes the value of a" (source first, so each hop is a lookup of the
+    previous answer). Several chains are interleaved (order within a chain kept); following one
+    is multi-hop. Scored by set F1 over variables, as RULER does.
     """
 
     key, dispersion, scope, scoring, set_answer = "vt", "high", "low", "set_f1", False
@@ -97,8 +109,8 @@ class VariableTracking(Task):
         names = v.key(_distinct(rng, v.n_keys, self.n_chains * n_var, self.key)).reshape(self.n_chains, n_var)
         vals = v.value(_distinct(rng, v.n_values, self.n_chains, self.key))
         chains = [
-            [np.array([v.assign, names[c, 0], vals[c]])]
-            + [np.array([v.assign, names[c, h], names[c, h - 1]]) for h in range(1, n_var)]
+            [np.array([v.assign, vals[c], names[c, 0]])]
+            + [np.array([v.assign, names[c, h - 1], names[c, h]]) for h in range(1, n_var)]
             for c in range(self.n_chains)
         ]
         order = rng.permutation(np.repeat(np.arange(self.n_chains), n_var))
