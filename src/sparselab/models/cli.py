@@ -20,7 +20,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None, help="output folder (default: the cache)")
     parser.add_argument("--eval-n", type=int, default=100, help="held-out samples per task")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch default)")
-    parser.add_argument("--ckpt-every", type=int, default=250, help="checkpoint period in steps")
+    parser.add_argument("--ckpt-every", type=int, default=1000, help="checkpoint period in steps")
     parser.set_defaults(func=handle)
 
 

@@ -4,6 +4,7 @@ Multitask: each batch mixes samples of every task; the loss is on answer tokens 
 """
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,7 @@ def train_suite_model(recipe: SuiteRecipe, out: str | Path | None = None, progre
         with atomic_dir(final) as tmp:
             for f in work.iterdir():
                 (tmp / f.name).write_bytes(f.read_bytes())
+        shutil.rmtree(work, ignore_errors=True)
         return final
     out = Path(out)
     _train_into(recipe, out, progress)
