@@ -1,0 +1,104 @@
+"""Train a family model on the task suite (the recipe studies 01/02 use), cached on disk.
+
+Multitask: each batch mixes samples of every task; the loss is on answer tokens only.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..cache import atomic_dir, atomic_write_json, cache_path, is_complete
+from ..tasks.base import task_batches
+from ..tasks.suite import build_tasks
+from .lm import LMConfig, TinyLM, build_model
+from .trainer import TrainConfig, Trainer
+
+CKPT = "checkpoint.pt"
+
+
+@dataclass(frozen=True)
+class SuiteRecipe:
+    """Everything that determines a trained task-suite model (its cache key)."""
+
+    model: str = "xs"
+    tasks: str = "all"
+    lengths: tuple[int, ...] = (256,)  # several: each step trains at one of them
+    sources: tuple[str, ...] = ("synthetic", "tinystories", "tinyshakespeare")
+    train: TrainConfig = field(default_factory=TrainConfig)
+    overrides: dict[str, Any] = field(default_factory=dict)  # LMConfig field overrides
+
+    def slug(self) -> str:
+        lens = "_".join(str(n) for n in self.lengths)
+        return f"{self.model}-L{lens}-{self.train.steps}steps-seed{self.train.seed}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _build(recipe: SuiteRecipe):
+    tasks = [t for n in recipe.lengths for t in build_tasks(recipe.tasks, n, sources=recipe.sources)]
+    model = build_model(recipe.model, vocab_size=tasks[0].vocab.size,
+                        max_len=max(8192, max(recipe.lengths) + 64), **recipe.overrides)
+    return tasks, model
+
+
+def train_suite_model(recipe: SuiteRecipe, out: str | Path | None = None, progress: bool = True) -> Path:
+    """Train (or resume) and return the folder holding `checkpoint.pt` and `recipe.json`.
+
+    Args:
+        recipe: what to train.
+        out: folder to write; default a cache folder keyed by the recipe, reused when complete.
+    """
+    if out is None:
+        final = cache_path("models", recipe.slug(), recipe.to_dict())
+        if is_complete(final):
+            return final
+        # Resume partial work from a stable side folder, then publish atomically.
+        work = final.with_name(final.name + ".partial")
+        _train_into(recipe, work, progress)
+        with atomic_dir(final) as tmp:
+            for f in work.iterdir():
+                (tmp / f.name).write_bytes(f.read_bytes())
+        return final
+    out = Path(out)
+    _train_into(recipe, out, progress)
+    return out
+
+
+def _train_into(recipe: SuiteRecipe, folder: Path, progress: bool) -> None:
+    torch.manual_seed(recipe.train.seed)
+    tasks, model = _build(recipe)
+    meta = {"recipe": recipe.to_dict(), "model_cfg": asdict(model.cfg), "n_params": model.n_params()}
+    trainer = Trainer(model, recipe.train, task_batches(tasks, recipe.train.batch_size),
+                      ckpt_path=folder / CKPT, meta=meta, progress=progress)
+    trainer.train()
+    atomic_write_json(folder / "recipe.json", meta | {"history": trainer.history})
+
+
+def load_model(folder_or_file: str | Path) -> tuple[TinyLM, dict[str, Any]]:
+    """Model (eval mode) and checkpoint meta from a folder made by `train_suite_model` or a file."""
+    path = Path(folder_or_file)
+    path = path / CKPT if path.is_dir() else path
+    if not path.exists():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    ck = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = LMConfig(**ck["meta"]["model_cfg"])
+    model = TinyLM(cfg)
+    model.load_state_dict(ck["model"])
+    return model.eval(), ck["meta"]
+
+
+def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:
+    """Inverse of `SuiteRecipe.to_dict` (as stored in checkpoint meta)."""
+    r = dict(meta["recipe"])
+    r["train"] = TrainConfig(**r["train"])
+    r["sources"], r["lengths"] = tuple(r["sources"]), tuple(r["lengths"])
+    return SuiteRecipe(**r)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=True, default=str)

@@ -1,0 +1,110 @@
+"""Trainer: schedule end points, determinism, checkpoint resume identical, callbacks."""
+import torch
+
+from sparselab.models.lm import LMConfig, build_model
+from sparselab.models.trainer import TrainConfig, Trainer, lr_at
+
+CFG = LMConfig(vocab_size=16, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1)
+
+
+def batches(step, gen):
+    x = torch.randint(0, 16, (4, 8), generator=gen)
+    return x, (x + 1) % 16, None
+
+
+def make(tmp=None, steps=10, callbacks=()):
+    torch.manual_seed(0)
+    model = build_model(CFG)
+    cfg = TrainConfig(steps=steps, warmup=2, lr=1e-2, log_every=2, ckpt_every=5, seed=3)
+    return Trainer(model, cfg, batches, ckpt_path=tmp, callbacks=callbacks, progress=False)
+
+
+def test_schedule_end_points():
+    cfg = TrainConfig(steps=100, warmup=10, lr=1.0, min_lr_ratio=0.1)
+    assert lr_at(0, cfg) == 0.1 and lr_at(9, cfg) == 1.0 and lr_at(10, cfg) == 1.0
+    assert abs(lr_at(100, cfg) - 0.1) < 1e-12 and lr_at(55, cfg) < lr_at(20, cfg)
+
+
+def test_training_reduces_loss():
+    tr = make(steps=40)
+    hist = tr.train()
+    assert hist[-1]["loss"] < hist[0]["loss"] and hist[-1]["tokens_per_s"] > 0
+
+
+def test_resume_from_checkpoint_is_identical(tmp_path):
+    full = make()
+    full.train()
+    part = make(tmp_path / "ck.pt")
+    part.train(until=5)  # checkpoint at step 5, then "crash"
+    resumed = make(tmp_path / "ck.pt")
+    resumed.train()
+    assert resumed.step == 10
+    for (n, a), (_, b) in zip(full.model.state_dict().items(), resumed.model.state_dict().items()):
+        assert torch.equal(a, b), n
+
+
+def test_callbacks_called_every_step_and_state_checkpointed(tmp_path):
+    class Counter:
+        def __init__(self):
+            self.starts, self.ends = [], 0
+
+        def on_step_start(self, step, trainer):
+            self.starts.append(step)
+
+        def on_step_end(self, step, trainer, metrics):
+            self.ends += 1
+            metrics["ends"] = self.ends
+
+        def state_dict(self):
+            return {"ends": self.ends}
+
+        def load_state_dict(self, st):
+            self.ends = st["ends"]
+
+    cb = Counter()
+    tr = make(tmp_path / "c.pt", steps=6, callbacks=[cb])
+    tr.train()
+    assert cb.starts == list(range(6)) and tr.history[-1]["ends"] == 6
+    cb2 = Counter()
+    make(tmp_path / "c.pt", steps=6, callbacks=[cb2]).load()
+    assert cb2.ends == 6
+
+
+def test_suite_recipe_trains_saves_and_loads(tmp_path):
+    from sparselab.models.recipe import SuiteRecipe, load_model, recipe_from_meta, train_suite_model
+
+    recipe = SuiteRecipe(model="xs", tasks="niah_single,cwe", lengths=(64, 96), sources=("synthetic",),
+                         train=TrainConfig(steps=2, batch_size=2, warmup=1), overrides={"d_model": 16})
+    folder = train_suite_model(recipe, tmp_path / "run", progress=False)
+    model, meta = load_model(folder)
+    assert model.cfg.d_model == 16 and recipe_from_meta(meta) == recipe
+    assert (folder / "recipe.json").exists()
+
+
+def test_mixed_length_batches_keep_tokens_per_step():
+    from sparselab.tasks import build_tasks
+    from sparselab.tasks.base import task_batches
+
+    tasks = build_tasks("mqar", 64, sources=("synthetic",)) + build_tasks("mqar", 128, sources=("synthetic",))
+    fn = task_batches(tasks, 8)
+    shapes = {tuple(fn(s, torch.Generator().manual_seed(s))[0].shape) for s in range(12)}
+    extra = 9 + 6 + 9 - 1  # answer, follow-up question + <a>, follow-up answer; minus the shift
+    assert shapes == {(8, 64 + extra), (4, 128 + extra)}
+
+
+def test_char_lm_batches_and_bits_per_char():
+    import math
+
+    import numpy as np
+
+    from sparselab.tasks.charlm import bits_per_char, char_lm_batches
+
+    ids = np.arange(200) % 16
+    x, y, m = char_lm_batches(ids, 10, 3)(0, torch.Generator().manual_seed(0))
+    assert x.shape == (3, 10) and m is None and torch.equal(y[:, :-1], x[:, 1:])
+
+    class Uniform(torch.nn.Module):
+        def forward(self, t):
+            return torch.zeros(*t.shape, 16)
+
+    assert abs(bits_per_char(Uniform(), ids, 10) - math.log2(16)) < 1e-5
