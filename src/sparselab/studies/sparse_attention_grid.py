@@ -76,10 +76,21 @@ def short_length_overrides(phase: str, method: str, length: int) -> dict[str, An
     return {}
 
 
-def build_method(phase: str, method: str, level: float, length: int, flex_alpha: dict):
-    """Instantiated prefill or decode method for one cell."""
+LAYOUT_METHODS = ("vertical_slash", "block_sparse", "flexprefill", "sliding_window")
+
+
+def build_method(phase: str, method: str, level: float, length: int, flex_alpha: dict,
+                 backend: str = "torch"):
+    """Instantiated prefill or decode method for one cell.
+
+    `backend` applies to the block-layout prefill methods only ("kernel": the numba CPU
+    kernel, equal to torch within fp32 tolerance and faster here; oracle_topk is token-level).
+    """
     reg = PREFILL if phase == "prefill" else DECODE
-    return reg.get(method)(**method_kwargs(phase, method, level, length, flex_alpha))
+    kw = method_kwargs(phase, method, level, length, flex_alpha)
+    if phase == "prefill" and method in LAYOUT_METHODS:
+        kw["backend"] = backend
+    return reg.get(method)(**kw)
 
 
 @torch.no_grad()
@@ -139,7 +150,7 @@ def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
 
 
 def evaluate_unit(model: TinyLM, model_name: str, model_key: dict, task, n: int, cells: list[Cell],
-                  flex_alpha: dict) -> list[dict]:
+                  flex_alpha: dict, backend: str = "torch") -> list[dict]:
     """Rows (one per cell) for one (model, length, task): cached cells are read, others run."""
     length = task.length
     dense_cell = Cell("prefill", "dense", 1.0)
@@ -160,7 +171,7 @@ def evaluate_unit(model: TinyLM, model_name: str, model_key: dict, task, n: int,
         dense_pre = None
         for cell, path in todo.items():
             if cell.phase == "prefill":
-                pm = build_method("prefill", cell.method, cell.level, length, flex_alpha)
+                pm = build_method("prefill", cell.method, cell.level, length, flex_alpha, backend)
                 ids, info = model.generate(x, n_new, prefill=pm, decode=DECODE.get("dense")(), eos=eos)
                 pre_stats, dec_stats = info["prefill"], {}
             else:
