@@ -94,7 +94,11 @@ def table_coefficients(res: Results, cfg: Config) -> pd.DataFrame:
         ci = scaling.bootstrap(df, cfg.n_boot, seed=0, link=cfg.link, eps=cfg.eps)
         fit = scaling.fit_scaling_law(df, link=cfg.link, eps=cfg.eps)
         r2_in = scaling.r2(df.accuracy.to_numpy(float), fit.predict(df))
+        fixed = {"alpha": "N", "beta": "L", "gamma": "C"}
         for name, r in ci.iterrows():
+            if fixed[name] not in _varying_axes(df):  # one value: not identifiable (absorbed by delta)
+                r = r.copy()
+                r[["estimate", "ci_low", "ci_high"]] = np.nan
             rows.append({"phase": phase, "coef": name, "estimate": r.estimate, "ci_low": r.ci_low,
                          "ci_high": r.ci_high, "paper_sign": PAPER_SIGNS[name],
                          "sign_agrees": _sign_ok(name, r.ci_low, r.ci_high), "r2_in_sample": r2_in})
@@ -103,6 +107,8 @@ def table_coefficients(res: Results, cfg: Config) -> pd.DataFrame:
 
 def _sign_ok(name: str, lo: float, hi: float) -> str:
     """'yes' if the whole CI has the paper's sign, 'no' if it has the opposite, else 'unclear'."""
+    if np.isnan(lo) or np.isnan(hi):
+        return "untestable (axis has one value)"
     pos, neg = lo > 0, hi < 0
     want_pos = PAPER_SIGNS[name] == "+"
     if (pos and want_pos) or (neg and not want_pos):
@@ -213,7 +219,7 @@ def findings(res: Results, cfg: Config) -> pd.DataFrame:
             continue
         signs = ", ".join(f"{n} {c.loc[n, 'estimate']:+.3f} [{c.loc[n, 'ci_low']:+.3f}, {c.loc[n, 'ci_high']:+.3f}]"
                           for n in c.index)
-        agree = [c.loc[n, "sign_agrees"] for n in c.index]
+        agree = [c.loc[n, "sign_agrees"] for n in c.index if not str(c.loc[n, "sign_agrees"]).startswith("untestable")]
         rows.append({"claim": f"signs ({phase})", "paper": "alpha > 0, beta < 0, gamma < 0",
                      "ours": signs, "agrees": "yes" if all(a == "yes" for a in agree)
                      else ("no" if any(a == "no" for a in agree) else "partly / unclear")})
