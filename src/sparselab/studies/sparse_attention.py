@@ -39,7 +39,8 @@ class Config(StudyConfig):
     tasks: list = field(default_factory=lambda: ["niah_single", "mqar"])
     prefill_methods: list = field(default_factory=lambda: ["dense", "vertical_slash", "block_sparse"])
     decode_methods: list = field(default_factory=lambda: ["dense", "quest", "snapkv"])
-    compressions: list = field(default_factory=lambda: [1, 4, 16])
+    prefill_compressions: list = field(default_factory=lambda: [1, 4, 16])
+    decode_compressions: list = field(default_factory=lambda: [1, 4, 16])
     flex_alpha: dict = field(default_factory=lambda: {1: 1.0, 2: 0.99, 4: 0.97, 8: 0.93, 16: 0.85, 32: 0.7})
     n_samples: int = 16
     prefill_backend: str = "kernel"
@@ -89,9 +90,10 @@ def train_models(cfg: Config) -> dict:
 def grid_cells(cfg: Config) -> list[Cell]:
     """Every (phase, method, level) of the grid; `dense` only at level 1."""
     cells = []
-    for phase, methods in (("prefill", cfg.prefill_methods), ("decode", cfg.decode_methods)):
+    for phase, methods, comps in (("prefill", cfg.prefill_methods, cfg.prefill_compressions),
+                                  ("decode", cfg.decode_methods, cfg.decode_compressions)):
         for m in methods:
-            levels = [1.0] if m == "dense" else [float(c) for c in cfg.compressions]
+            levels = [1.0] if m == "dense" else [float(c) for c in comps]
             cells += [Cell(phase, m, lvl) for lvl in levels]
     return cells
 
