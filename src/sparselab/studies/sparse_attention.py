@@ -46,7 +46,6 @@ class Config(StudyConfig):
     prefill_backend: str = "kernel"
     margin: float = 0.05
     alpha: float = 0.05
-    threads: int = 1
 
 
 @dataclass
@@ -105,7 +104,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
 
     from ..tasks.suite import build_tasks
 
-    torch.set_num_threads(int(cfg.threads))
+    torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
     models = train_models(cfg)
     cells, rows, fam = grid_cells(cfg), [], []
     units = [(name, length) for name in cfg.models for length in cfg.lengths]
