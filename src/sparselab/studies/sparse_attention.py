@@ -42,7 +42,7 @@ class Config(StudyConfig):
     prefill_compressions: list = field(default_factory=lambda: [1, 4, 16])
     decode_compressions: list = field(default_factory=lambda: [1, 4, 16])
     flex_alpha: dict = field(default_factory=lambda: {1: 1.0, 2: 0.99, 4: 0.97, 8: 0.93, 16: 0.85, 32: 0.7})
-    n_samples: int = 16
+    n_samples: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
     prefill_backend: str = "kernel"
     margin: float = 0.05
     alpha: float = 0.05
@@ -61,7 +61,7 @@ def recipe_for(cfg: Config, name: str):
     from ..models.recipe import SuiteRecipe
     from ..models.trainer import TrainConfig
 
-    for what in ("train_steps", "train_lr", "train_batch"):
+    for what in ("train_steps", "train_lr", "train_batch", "n_samples"):
         if name not in getattr(cfg, what):
             raise ValueError(f"{what} needs an entry for model {name!r}")
     steps = int(cfg.train_steps[name])
@@ -112,7 +112,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
     for name, length in units:
         model, meta, key = models[name]
         for task in build_tasks(list(cfg.tasks), int(length)):
-            for r in evaluate_unit(model, name, key, task, int(cfg.n_samples), cells, cfg.flex_alpha,
+            for r in evaluate_unit(model, name, key, task, int(cfg.n_samples[name]), cells, cfg.flex_alpha,
                                       cfg.prefill_backend):
                 r = summarise_row(r, model.cfg, int(length), task.max_answer_len())
                 rows.append({"model": name, "n_params": model.n_params(), "length": int(length),
@@ -313,7 +313,8 @@ def findings(res: Results, cfg: Config) -> pd.DataFrame:
 
 def metrics(res: Results, cfg: Config) -> dict:
     """Every table number under flat keys, e.g. `acc/prefill/vertical_slash/C=8/niah_single/m/L=512`."""
-    out = {"n_samples": cfg.n_samples, "margin": cfg.margin, "alpha": cfg.alpha}
+    out = {"margin": cfg.margin, "alpha": cfg.alpha}
+    out.update({f"n_samples/{m}": n for m, n in cfg.n_samples.items()})
     for r in res.cells.itertuples():
         k = f"{r.phase}/{r.method}/C={r.level:g}/{r.task}/{r.model}/L={r.length}"
         out[f"acc/{k}"], out[f"ci_low/{k}"], out[f"ci_high/{k}"] = r.accuracy, r.ci_low, r.ci_high
