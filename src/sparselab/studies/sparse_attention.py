@@ -36,6 +36,7 @@ class Config(StudyConfig):
     train_batch: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
     train_lengths: list = field(default_factory=lambda: [64])
     lengths: list = field(default_factory=lambda: [64])
+    model_lengths: dict = field(default_factory=dict)
     tasks: list = field(default_factory=lambda: ["niah_single", "mqar"])
     prefill_methods: list = field(default_factory=lambda: ["dense", "vertical_slash", "block_sparse"])
     decode_methods: list = field(default_factory=lambda: ["dense", "quest", "snapkv"])
@@ -107,7 +108,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
     models = train_models(cfg)
     cells, rows, fam = grid_cells(cfg), [], []
-    units = [(name, length) for name in cfg.models for length in cfg.lengths]
+    units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
     bar = tqdm(total=len(units) * len(cfg.tasks), desc="grid units", disable=not progress, mininterval=30)
     for name, length in units:
         model, meta, key = models[name]
