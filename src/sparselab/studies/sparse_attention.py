@@ -47,8 +47,20 @@ class Config(StudyConfig):
     decode_compressions: list = field(default_factory=lambda: [1, 4, 16])
     flex_alpha: dict = field(default_factory=lambda: {1: 1.0, 2: 0.99, 4: 0.97, 8: 0.93, 16: 0.85, 32: 0.7})
     n_samples: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
-    margin: float = 0.05
-    alpha: float = 0.05
+    noninferiority: dict = field(default_factory=lambda: {"margin": 0.05, "alpha": 0.05, "min_dense": 0.25})
+
+    @property
+    def margin(self) -> float:
+        return float(self.noninferiority["margin"])
+
+    @property
+    def alpha(self) -> float:
+        return float(self.noninferiority["alpha"])
+
+    @property
+    def min_dense(self) -> float:
+        """Dense accuracy below which a (model, length, task) is 'not learned' for the tests."""
+        return float(self.noninferiority.get("min_dense", 0.0))
 
 
 @dataclass
@@ -136,6 +148,19 @@ def run(cfg: Config, progress: bool = True) -> Results:
 def _final_loss(meta: dict) -> float:
     hist = meta.get("history") or []
     return float(hist[-1]["loss"]) if hist else float("nan")
+
+
+def learned(res: Results, cfg: Config) -> Results:
+    """Only the (model, length, task) units whose dense accuracy is >= cfg.min_dense.
+
+    A model that has not learned a task cannot lose accuracy to sparsity, so such units would
+    make any compression look 'indistinguishable from dense'; the tests and rankings skip them.
+    """
+    key = ["model", "length", "task"]
+    dense = res.cells[res.cells.method == "dense"].groupby(key)["accuracy"].first()
+    ok = dense[dense >= cfg.min_dense].index
+    cells = res.cells.set_index(key)
+    return Results(cells[cells.index.isin(ok)].reset_index(), res.models)
 
 
 # ----- tables ---------------------------------------------------------------------------------
@@ -233,14 +258,18 @@ def table_max_compression(res: Results, margin: float, alpha: float) -> pd.DataF
 
 def table_max_compression_methods(res: Results, margin: float, alpha: float) -> pd.DataFrame:
     """Largest non-inferior C per (model, phase, method), every method (oracle included)."""
+    if res.cells.empty:
+        return pd.DataFrame()
     p = pooled_cells(res)
     per = max_compression(p[p.method != "dense"], margin, alpha)
-    return per.groupby(["phase", "method", "model"])["max_level"].first().unstack("model")[
-        list(res.models.model)]
+    t = per.groupby(["phase", "method", "model"])["max_level"].first().unstack("model")
+    return t[[m for m in res.models.model if m in t.columns]]
 
 
 def table_ranking(res: Results) -> pd.DataFrame:
     """Mean accuracy over C > 1 (all models and lengths) per phase, task type and method; rank 1 = best."""
+    if res.cells.empty:
+        return pd.DataFrame()
     d = res.cells[(res.cells.level > 1) & (res.cells.method != "oracle_topk")].copy()
     d["task_type"] = "dispersion=" + d.dispersion + ", scope=" + d.scope
     t = d.groupby(["phase", "task_type", "method"])["accuracy"].mean().reset_index()
@@ -251,6 +280,8 @@ def table_ranking(res: Results) -> pd.DataFrame:
 def table_relative_error(res: Results) -> pd.DataFrame:
     """Relative error (dense - sparse) / dense per phase, length and level (mean over models,
     tasks and real methods; cells whose dense accuracy is 0 are skipped)."""
+    if res.cells.empty:
+        return pd.DataFrame()
     d = res.cells[~res.cells.method.isin(REAL_METHODS_EXCLUDE)]
     key = ["model", "length", "task", "phase"]
     dense = res.cells[res.cells.method == "dense"].groupby(key)["accuracy"].first().rename("dense")
@@ -282,18 +313,27 @@ def findings(res: Results, cfg: Config) -> pd.DataFrame:
                           f"{n_cand} larger sparse configurations fit within a smaller dense model's FLOPs"
                           + (f", best gain {gains.max():+.3f}" if len(gains) else "")),
                  "agrees": "yes" if ok1 else ("untestable at our lengths" if n_cand == 0 else "no")})
-    mc = table_max_compression(res, cfg.margin, cfg.alpha)
+    full, res = res, learned(res, cfg)
+    mc = table_max_compression(res, cfg.margin, cfg.alpha) if len(res.cells) else pd.DataFrame()
     if not mc.empty and {"prefill", "decode"} <= set(mc.columns):
+        mc = mc.dropna(subset=["prefill", "decode"])
         lp, ld = np.log2(mc["prefill"].astype(float)), np.log2(mc["decode"].astype(float))
-        grows = bool(np.all(np.diff(mc["decode"].astype(float).to_numpy()) >= 0)) and mc["decode"].iloc[-1] > mc["decode"].iloc[0]
+        dec = mc["decode"].astype(float).to_numpy()
+        grows = bool(len(dec) > 1 and np.all(np.diff(dec) >= 0) and dec[-1] > dec[0])
         ok2 = ld.mean() > lp.mean()
         rows.append({"finding": "2 decode tolerates more", "paper": "tolerable sparsity is higher in decoding than prefilling, and grows with model size in decoding",
                      "ours": (f"largest achieved compression non-inferior to dense (margin {cfg.margin:.2f}, alpha {cfg.alpha}) per model "
                               f"{list(mc.index)}: prefill {mc['prefill'].astype(float).round(2).tolist()}, "
-                              f"decode {mc['decode'].astype(float).round(2).tolist()}; grows with size in decode: {grows}"),
+                              f"decode {mc['decode'].astype(float).round(2).tolist()}; grows with size in decode: "
+                              + (str(grows) if len(mc) > 1 else f"untestable ({len(mc)} model(s) learned a task "
+                                 f"to dense accuracy >= {cfg.min_dense:.2f})")),
                      "agrees": ("yes" if ok2 and grows else "partly" if ok2 or grows else "no")})
+    else:
+        rows.append({"finding": "2 decode tolerates more", "paper": "tolerable sparsity is higher in decoding than prefilling, and grows with model size in decoding",
+                     "ours": f"no model reaches dense accuracy >= {cfg.min_dense:.2f} on any task", "agrees": "untestable"})
     rank = table_ranking(res)
-    winners = rank[rank["rank"] == 1].groupby(["phase", "task_type"])["method"].first()
+    winners = (rank[rank["rank"] == 1].groupby(["phase", "task_type"])["method"].first()
+               if len(rank) else pd.Series(dtype=object))
     lvl = _moderate_level(res.cells.level)
     hurt = []
     for phase in ("prefill", "decode"):
@@ -312,8 +352,10 @@ def findings(res: Results, cfg: Config) -> pd.DataFrame:
                  "ours": (f"{winners.nunique()} different winners over {len(winners)} (phase, task type) pairs; "
                           f"at C={lvl:g} the best method per phase loses > {cfg.margin:.2f} on: "
                           + (", ".join(hurt) if hurt else "no task")),
-                 "agrees": "yes" if ok3 else ("partly" if winners.nunique() > 1 or hurt else "no")})
-    rel = table_relative_error(res)
+                 "agrees": "untestable" if res.cells.empty else
+                 "yes" if ok3 else ("partly" if winners.nunique() > 1 or hurt else "no")})
+    res = full
+    rel = table_relative_error(learned(full, cfg))
     lv = 16.0 if 16.0 in rel.columns else (max(rel.columns) if len(rel.columns) else float("nan"))
     parts, falls = [], []
     for phase in rel.index.get_level_values(0).unique():
@@ -321,10 +363,11 @@ def findings(res: Results, cfg: Config) -> pd.DataFrame:
         parts.append(f"{phase}: " + ", ".join(f"L={int(k)} {v:.2f}" for k, v in s.items()))
         falls.append(len(s) > 1 and s.iloc[-1] < s.iloc[0])
     if not parts or np.isnan(lv):
-        parts = ["not measurable (one length, or dense accuracy 0 everywhere)"]
+        parts, falls = ["not measurable (one length, or no learned task)"], None
     rows.append({"finding": "5 error falls with length", "paper": "relative error at a fixed budget fraction falls with length (1/20: 0.33 at 16K, 0.26 at 32K, 0.20 at 64K)",
                  "ours": f"relative error at budget 1/{lv:g}: " + "; ".join(parts),
-                 "agrees": "yes" if falls and all(falls) else ("partly" if any(falls) else "no")})
+                 "agrees": "untestable" if falls is None else
+                 "yes" if falls and all(falls) else ("partly" if any(falls) else "no")})
     return pd.DataFrame(rows)
 
 
@@ -341,20 +384,21 @@ def metrics(res: Results, cfg: Config) -> dict:
         out[f"sparsity_effective/{r.phase}/{r.method}/C={r.level:g}"] = r.effective_sparsity
     for r in res.models.itertuples():
         out[f"n_params/{r.model}"] = r.n_params
-    mc = table_max_compression(res, cfg.margin, cfg.alpha)
+    lrn = learned(res, cfg)
+    mc = table_max_compression(lrn, cfg.margin, cfg.alpha)
     for model, row in mc.iterrows():
         for phase in ("prefill", "decode"):
             if phase in row:
                 out[f"max_C/{phase}/{model}"] = row[phase]
-    per = table_max_compression_methods(res, cfg.margin, cfg.alpha)
+    per = table_max_compression_methods(lrn, cfg.margin, cfg.alpha)
     for (phase, method), row in per.iterrows():
         for model, v in row.items():
             out[f"max_C/{phase}/{method}/{model}"] = v
     for r in table_isoflops_wins(res).itertuples():
         out[f"isoflops_gain/L={r.length}/{r.dense_model}"] = r.gain
-    for r in table_ranking(res).itertuples():
+    for r in table_ranking(lrn).itertuples() if len(lrn.cells) else []:
         out[f"rank/{r.phase}/{r.task_type}/{r.method}"] = r.rank
-    rel = table_relative_error(res)
+    rel = table_relative_error(lrn)
     for (phase, length), row in rel.iterrows():
         for lvl, v in row.items():
             out[f"rel_error/{phase}/C={lvl:g}/L={length}"] = v
@@ -363,11 +407,12 @@ def metrics(res: Results, cfg: Config) -> dict:
 
 def headline(res: Results, cfg: Config) -> dict:
     """2-4 numbers for the reports index."""
-    mc = table_max_compression(res, cfg.margin, cfg.alpha)
-    big = res.models.model.iloc[-1]
+    mc = table_max_compression(learned(res, cfg), cfg.margin, cfg.alpha).dropna(how="all")
     out = {"models": len(res.models), "cells": len(res.cells)}
-    for phase in ("prefill", "decode"):
-        if not mc.empty and phase in mc.columns:
-            out[f"max_C/{phase}/{big}"] = mc.loc[big, phase]
+    if not mc.empty:
+        big = mc.index[-1]  # largest model that learned something
+        for phase in ("prefill", "decode"):
+            if phase in mc.columns:
+                out[f"max_C/{phase}/{big}"] = mc.loc[big, phase]
     return out
 

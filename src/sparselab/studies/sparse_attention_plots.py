@@ -92,7 +92,7 @@ def plot_max_compression(per: pd.DataFrame):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, phase in zip(axes, ("prefill", "decode")):
-        if phase not in per.index.get_level_values(0):
+        if per.empty or phase not in per.index.get_level_values(0):
             ax.axis("off")
             continue
         t = per.loc[phase]
