@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, TypeVar
+from collections.abc import Mapping
+from typing import Any, Self, TypeVar
 
 C = TypeVar("C", bound="StudyConfig")
 
@@ -19,7 +20,7 @@ class StudyConfig:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
-    def from_params(cls: type[C], params: Mapping[str, Any]) -> C:
+    def from_params(cls, params: Mapping[str, Any]) -> Self:
         """Build from a mapping that holds at least every field (e.g. a notebook's `globals()`)."""
         names = cls.field_names()
         missing = [n for n in names if n not in params]
@@ -28,7 +29,7 @@ class StudyConfig:
         return cls(**{n: params[n] for n in names})
 
     @classmethod
-    def from_overrides(cls: type[C], **overrides: Any) -> C:
+    def from_overrides(cls, **overrides: Any) -> Self:
         """Defaults with some fields replaced; unknown names raise naming the parameter."""
         unknown = sorted(set(overrides) - set(cls.field_names()))
         if unknown:

@@ -1,0 +1,281 @@
+"""Study 02: the Sparse Frontier scaling law fitted on study 01's grid.
+
+    y = alpha * log N + beta * log L + gamma * log C + delta_task + eps
+
+fitted separately for prefill and decode (`sparselab.scaling`), with y the accuracy averaged
+over the real sparse methods of a phase (oracle_topk excluded) at each grid point (model N,
+length L, compression level C, task). Validation holds out the largest value of each axis in
+turn. The iso-error analysis asks how many tokens of budget a fixed relative error needs as
+the length grows (power-law exponent < 1: sub-linear).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from .. import scaling
+from .base import StudyConfig
+
+PAPER_R2 = (0.57, 0.74)
+PAPER_SIGNS = {"alpha": "+", "beta": "-", "gamma": "-"}
+
+
+@dataclass
+class Config(StudyConfig):
+    """Parameters of notebooks/02_scaling_laws.ipynb (defaults = smoke profile)."""
+
+    grid: str = "smoke"  # study 01 parameter profile whose grid is fitted
+    link: str = "logit"
+    eps: float = 0.02
+    n_boot: int = 200
+    exclude_methods: list = field(default_factory=lambda: ["dense", "oracle_topk"])
+    min_dense_accuracy: float = 0.0
+    target_errors: list = field(default_factory=lambda: [0.1, 0.25])
+
+
+@dataclass
+class Results:
+    data: pd.DataFrame  # one row per (phase, model, n_params, length, compression, task)
+    grid: object  # study 01's Results
+
+
+def grid_config(profile: str):
+    """Study 01's Config for parameter profile `profile` (notebooks/params/01_*.<profile>.yaml)."""
+    import yaml
+
+    from ..paths import repo_root
+    from . import sparse_attention
+
+    path = repo_root() / "notebooks" / "params" / f"01_sparse_attention_tradeoffs.{profile}.yaml"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no study-01 parameter profile {profile!r}")
+    return sparse_attention.Config.from_overrides(**yaml.safe_load(path.read_text()))
+
+
+def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0) -> pd.DataFrame:
+    """Accuracy per (phase, model, length, C, task), mean over methods not in `exclude`.
+
+    Level-1 rows are dense for every method. Tasks whose dense accuracy (mean over models and
+    lengths) is below `min_dense` are dropped (nothing to lose from sparsity there).
+    """
+    dense = cells[cells.method == "dense"].groupby("task")["accuracy"].mean()
+    keep = dense[dense >= min_dense].index
+    d = cells[~cells.method.isin(exclude) & cells.task.isin(keep)]
+    out = (d.groupby(["phase", "model", "n_params", "length", "level", "task"])["accuracy"].mean()
+           .reset_index().rename(columns={"level": "compression"}))
+    return out
+
+
+def run(cfg: Config) -> Results:
+    """Study 01's grid (run if not cached) reduced to scaling-law rows."""
+    from . import sparse_attention
+
+    grid = sparse_attention.run(grid_config(cfg.grid))
+    return Results(law_data(grid.cells, list(cfg.exclude_methods), cfg.min_dense_accuracy), grid)
+
+
+def _phase(res: Results, phase: str) -> pd.DataFrame:
+    return res.data[res.data.phase == phase].reset_index(drop=True)
+
+
+def _varying_axes(df: pd.DataFrame) -> list[str]:
+    return [a for a, col in scaling.fit.AXES.items() if df[col].nunique() > 1]
+
+
+def table_coefficients(res: Results, cfg: Config) -> pd.DataFrame:
+    """alpha, beta, gamma with bootstrap CIs per phase (fit on every row)."""
+    rows = []
+    for phase in ("prefill", "decode"):
+        df = _phase(res, phase)
+        if df.empty:
+            continue
+        ci = scaling.bootstrap(df, cfg.n_boot, seed=0, link=cfg.link, eps=cfg.eps)
+        fit = scaling.fit_scaling_law(df, link=cfg.link, eps=cfg.eps)
+        r2_in = scaling.r2(df.accuracy.to_numpy(float), fit.predict(df))
+        fixed = {"alpha": "N", "beta": "L", "gamma": "C"}
+        for name, r in ci.iterrows():
+            if fixed[name] not in _varying_axes(df):  # one value: not identifiable (absorbed by delta)
+                r = r.copy()
+                r[["estimate", "ci_low", "ci_high"]] = np.nan
+            rows.append({"phase": phase, "coef": name, "estimate": r.estimate, "ci_low": r.ci_low,
+                         "ci_high": r.ci_high, "paper_sign": PAPER_SIGNS[name],
+                         "sign_agrees": _sign_ok(name, r.ci_low, r.ci_high), "r2_in_sample": r2_in})
+    return pd.DataFrame(rows)
+
+
+def _sign_ok(name: str, lo: float, hi: float) -> str:
+    """'yes' if the whole CI has the paper's sign, 'no' if it has the opposite, else 'unclear'."""
+    if np.isnan(lo) or np.isnan(hi):
+        return "untestable (axis has one value)"
+    pos, neg = lo > 0, hi < 0
+    want_pos = PAPER_SIGNS[name] == "+"
+    if (pos and want_pos) or (neg and not want_pos):
+        return "yes"
+    return "no" if pos or neg else "unclear (CI spans 0)"
+
+
+def table_holdout(res: Results, cfg: Config) -> pd.DataFrame:
+    """R^2 on the held-out largest value of each axis, per phase."""
+    rows = []
+    for phase in ("prefill", "decode"):
+        df = _phase(res, phase)
+        for axis in _varying_axes(df):
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
+            rows.append({"phase": phase, "axis": axis, "held_out": h["held_out"], "n_train": h["n_train"],
+                         "n_test": h["n_test"], "r2": h["r2"],
+                         "in_paper_range": PAPER_R2[0] <= h["r2"] <= PAPER_R2[1]})
+    return pd.DataFrame(rows)
+
+
+def table_spearman(res: Results, cfg: Config) -> pd.DataFrame:
+    """Per-task Spearman rho (and p) between predicted and observed held-out accuracy."""
+    rows = []
+    for phase in ("prefill", "decode"):
+        df = _phase(res, phase)
+        for axis in _varying_axes(df):
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
+            rows += [{"phase": phase, "axis": axis, "task": t, "rho": r, "p": p}
+                     for t, (r, p) in h["spearman"].items()]
+    return pd.DataFrame(rows, columns=["phase", "axis", "task", "rho", "p"])
+
+
+def table_iso_error(res: Results, cfg: Config) -> pd.DataFrame:
+    """Budget fraction / tokens needed for each target relative error, per phase and length.
+
+    Budget = 1/C of the largest grid level C whose relative error stays within the target
+    (coarse: only the swept levels); NaN where no sparse level reaches the target.
+    """
+    rows = []
+    for phase in ("prefill", "decode"):
+        df = _phase(res, phase)
+        if df.empty:
+            continue
+        avg = df.groupby(["length", "compression"])["accuracy"].mean().reset_index()
+        for target in cfg.target_errors:
+            b = scaling.budget_for_error(avg, float(target))
+            # Only dense (C = 1) within the target: no sparse level reaches it at this length.
+            b.loc[b.budget_fraction >= 1.0, ["budget_fraction", "budget_tokens"]] = np.nan
+            rows += [{"phase": phase, "target": float(target), **r} for r in b.to_dict("records")]
+    return pd.DataFrame(rows, columns=["phase", "target", "length", "budget_fraction", "budget_tokens"])
+
+
+def table_iso_error_fit(res: Results, cfg: Config) -> pd.DataFrame:
+    """Exponent k of budget_tokens ~ a * L^k per phase and target (k < 1: sub-linear)."""
+    iso = table_iso_error(res, cfg).dropna()
+    rows = []
+    for (phase, target), g in iso.groupby(["phase", "target"]):
+        if g.length.nunique() < 2:
+            continue
+        k, a = scaling.fit_power(g.length.to_numpy(float), g.budget_tokens.to_numpy(float))
+        rows.append({"phase": phase, "target": target, "k": k, "a": a, "n_lengths": g.length.nunique(),
+                     "sublinear": k < 1 - 1e-9})
+    return pd.DataFrame(rows, columns=["phase", "target", "k", "a", "n_lengths", "sublinear"])
+
+
+def plot_holdout(res: Results, cfg: Config):
+    """Predicted vs observed accuracy on each held-out axis, per phase."""
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(12, 7.5), squeeze=False)
+    for i, phase in enumerate(("prefill", "decode")):
+        df = _phase(res, phase)
+        for j, axis in enumerate(scaling.fit.AXES):
+            ax = axes[i, j]
+            if axis not in _varying_axes(df):
+                ax.axis("off")
+                continue
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
+            test = df[df[scaling.fit.AXES[axis]] == h["held_out"]]
+            for task, g in test.groupby("task"):
+                ax.scatter(h["fit"].predict(g), g.accuracy, s=12, label=task)
+            ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+            ax.set(title=f"{phase}: hold out {axis}={h['held_out']:g} (R2 {h['r2']:.2f})",
+                   xlabel="predicted", ylabel="observed", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def plot_iso_error(res: Results, cfg: Config):
+    """Budget tokens needed for each target relative error vs length (log-log)."""
+    import matplotlib.pyplot as plt
+
+    iso = table_iso_error(res, cfg).dropna()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    for (phase, target), g in iso.groupby(["phase", "target"]):
+        ax.plot(g.length, g.budget_tokens, marker="o", label=f"{phase}, rel. error <= {target:g}")
+    if len(iso):
+        ls = np.array(sorted(iso.length.unique()), dtype=float)
+        ax.plot(ls, ls / ls[0] * iso.budget_tokens.min(), "k:", lw=0.8, label="linear in L")
+    ax.set(xscale="log", yscale="log", xlabel="length L", ylabel="budget (tokens) = L / C")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def findings(res: Results, cfg: Config) -> pd.DataFrame:
+    """The paper's scaling-law claims next to ours, from the tables above."""
+    co, ho, fit = table_coefficients(res, cfg), table_holdout(res, cfg), table_iso_error_fit(res, cfg)
+    rows = []
+    for phase in ("prefill", "decode"):
+        c = co[co.phase == phase].set_index("coef")
+        if c.empty:
+            continue
+        signs = ", ".join(f"{n} {c.loc[n, 'estimate']:+.3f} [{c.loc[n, 'ci_low']:+.3f}, {c.loc[n, 'ci_high']:+.3f}]"
+                          for n in c.index)
+        agree = [c.loc[n, "sign_agrees"] for n in c.index if not str(c.loc[n, "sign_agrees"]).startswith("untestable")]
+        rows.append({"claim": f"signs ({phase})", "paper": "alpha > 0, beta < 0, gamma < 0",
+                     "ours": signs, "agrees": "yes" if all(a == "yes" for a in agree)
+                     else ("no" if any(a == "no" for a in agree) else "partly / unclear")})
+        h = ho[ho.phase == phase]
+        r2s = ", ".join(f"{r.axis}: {r.r2:.2f}" for r in h.itertuples())
+        n_in = int(h.in_paper_range.sum())
+        good = int((h.r2 >= PAPER_R2[0]).sum())
+        rows.append({"claim": f"held-out R2 ({phase})", "paper": f"R2 {PAPER_R2[0]}-{PAPER_R2[1]}",
+                     "ours": f"hold-out R2 {r2s} ({n_in}/{len(h)} inside the paper's range, {good} at or above its low end)",
+                     "agrees": "yes" if len(h) and good == len(h) else ("partly" if good else "no")})
+    for r in fit.itertuples():
+        rows.append({"claim": f"budget vs length ({r.phase}, rel. error {r.target:g})",
+                     "paper": "needed budget grows sub-linearly with L",
+                     "ours": f"budget tokens ~ L^{r.k:.2f} over {r.n_lengths} lengths",
+                     "agrees": "yes" if r.sublinear else "no"})
+    if fit.empty:
+        rows.append({"claim": "budget vs length", "paper": "needed budget grows sub-linearly with L",
+                     "ours": "not measurable: fewer than two lengths reach the target error", "agrees": "untestable"})
+    return pd.DataFrame(rows)
+
+
+def metrics(res: Results, cfg: Config) -> dict:
+    """Flat keys: coef/<phase>/<name>, r2_holdout/<phase>/<axis>, spearman/<phase>/<axis>/<task>, ..."""
+    out = {"n_rows/prefill": int((res.data.phase == "prefill").sum()),
+           "n_rows/decode": int((res.data.phase == "decode").sum())}
+    for r in table_coefficients(res, cfg).itertuples():
+        for k in ("estimate", "ci_low", "ci_high"):
+            out[f"coef/{r.phase}/{r.coef}/{k}"] = getattr(r, k)
+        out[f"r2_in_sample/{r.phase}"] = r.r2_in_sample
+    for r in table_holdout(res, cfg).itertuples():
+        out[f"r2_holdout/{r.phase}/{r.axis}"] = r.r2
+    for r in table_spearman(res, cfg).itertuples():
+        out[f"spearman_rho/{r.phase}/{r.axis}/{r.task}"] = r.rho
+        out[f"spearman_p/{r.phase}/{r.axis}/{r.task}"] = r.p
+    for r in table_iso_error(res, cfg).itertuples():
+        out[f"budget_fraction/{r.phase}/err={r.target:g}/L={r.length:g}"] = r.budget_fraction
+    for r in table_iso_error_fit(res, cfg).itertuples():
+        out[f"budget_exponent/{r.phase}/err={r.target:g}"] = r.k
+    return out
+
+
+def headline(res: Results, cfg: Config) -> dict:
+    ho = table_holdout(res, cfg)
+    co = table_coefficients(res, cfg)
+    out = {}
+    for phase in ("prefill", "decode"):
+        h = ho[ho.phase == phase]
+        if len(h):
+            out[f"mean_holdout_r2/{phase}"] = float(h.r2.mean())
+        g = co[(co.phase == phase) & (co.coef == "gamma")]
+        if len(g):
+            out[f"gamma/{phase}"] = float(g.estimate.iloc[0])
+    return out

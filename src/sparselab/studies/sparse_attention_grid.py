@@ -1,0 +1,211 @@
+"""Study 01's sweep engine: one grid cell = (model, length, task, phase, method, level).
+
+A cell scores `n` held-out samples of one task with one sparse method in one phase:
+
+* prefill phase: the method runs the prompt prefill in every layer (its first answer token
+  comes from those logits); the rest of the answer is decoded densely over the cache it built;
+* decode phase: dense prefill, then the method compresses / selects the cache for every
+  generated answer token (the first answer token is the dense prefill's, as in the paper).
+
+Level 1 (no compression) is dense for every method (the attention library tests that full
+budget equals dense), so one dense run per (model, length, task) serves every level-1 cell.
+Each cell's per-sample scores are cached under `cache_path("sparse_attention", ...)`, so an
+interrupted sweep resumes and a rerun is instant. All samples of a cell go through one batch.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..attention import DECODE, PREFILL, params_for_length
+from ..cache import atomic_dir, cache_path, is_complete
+from ..models.lm import TinyLM, flops_per_token, prefill_flops
+
+VERSION = 1  # bump when the scoring protocol changes (invalidates cached cells)
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One grid point; `level` is the compression ratio C (flexprefill: mapped to its alpha)."""
+
+    phase: str  # "prefill" or "decode"
+    method: str
+    level: float
+
+
+def method_kwargs(phase: str, method: str, level: float, length: int,
+                  flex_alpha: dict) -> dict[str, Any]:
+    """Constructor arguments: windows scaled to `length` plus the budget for `level`.
+
+    Args:
+        flex_alpha: compression level -> FlexPrefill coverage alpha (its budget adapts, so the
+            grid's C is only a label for it; the achieved sparsity is measured).
+    """
+    kw = params_for_length(phase, method, length)
+    kw.update(short_length_overrides(phase, method, length))
+    if method == "dense":
+        return kw
+    if phase == "prefill" and method == "flexprefill":
+        alpha = {float(k): float(v) for k, v in flex_alpha.items()}
+        if float(level) not in alpha:
+            raise ValueError(f"flex_alpha has no entry for compression level {level}")
+        kw["alpha"] = alpha[float(level)]
+    else:
+        kw["compression"] = float(level)
+    return kw
+
+
+def short_length_overrides(phase: str, method: str, length: int) -> dict[str, Any]:
+    """Window sizes below `params_for_length`'s floors, for our 64-256-token prompts.
+
+    `params_for_length` never goes below 16 local diagonals / 16-token blocks, which at L = 64
+    is a quarter of the prompt: every budget would then be nearly dense. Here the local band
+    and block size are L / 16 (4, 8, 16 tokens at L = 64, 128, 256), i.e. 1/16 of the prompt,
+    still 16x more (relative to L) than the paper's 64 diagonals at 16K tokens.
+    """
+    local = max(4, min(64, length // 16))
+    if phase == "prefill" and method in ("vertical_slash", "flexprefill"):
+        return {"local": local, "block": local}
+    if phase == "prefill" and method in ("block_sparse", "sliding_window"):
+        return {"block": local}
+    return {}
+
+
+LAYOUT_METHODS = ("vertical_slash", "block_sparse", "flexprefill", "sliding_window")
+
+
+def build_method(phase: str, method: str, level: float, length: int, flex_alpha: dict,
+                 backend: str = "torch"):
+    """Instantiated prefill or decode method for one cell.
+
+    `backend` applies to the block-layout prefill methods only ("kernel": the numba CPU
+    kernel, equal to torch within fp32 tolerance and faster here; oracle_topk is token-level).
+    """
+    reg = PREFILL if phase == "prefill" else DECODE
+    kw = method_kwargs(phase, method, level, length, flex_alpha)
+    if phase == "prefill" and method in LAYOUT_METHODS:
+        kw["backend"] = backend
+    return reg.get(method)(**kw)
+
+
+@torch.no_grad()
+def decode_after_prefill(model: TinyLM, pre, length: int, n_new: int, decode):
+    """Greedy answer ids (B, <= n_new) continuing a `TinyLM.prefill` result with `decode`.
+
+    Same loop as `TinyLM.generate` but reusing one prefill for many decode methods.
+    Returns ids and the mean nominal/effective decode sparsity over steps and layers.
+    """
+    states = [decode.compress(k, v, qo) for (k, v), qo in zip(pre.kv, pre.q_obs)]
+    nxt = pre.logits[:, -1].argmax(-1)  # (B,)
+    out, stats = [nxt], []
+    prev = list(pre.last_input)
+    # No early stop at <eos>: every cell then measures sparsity over the same decode steps
+    # (the scorer cuts each answer at its first <eos>).
+    for step in range(n_new - 1):
+        cos, sin = model._rope(torch.tensor([length + step]))
+        x = model.embed(nxt[:, None])  # (B, 1, d_model)
+        for i, blk in enumerate(model.blocks):
+            h = blk.norm1(x)
+            q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
+            prev[i] = h
+            states[i] = decode.append(states[i], k, v)
+            res = decode.decode(q, states[i])
+            x = x + blk.attn.out(res.out)
+            x = x + blk.mlp(blk.norm2(x))
+            stats.append((float(res.nominal_sparsity), float(res.effective_sparsity)))
+        nxt = model.logits(x)[:, -1].argmax(-1)
+        out.append(nxt)
+    nom, eff = (np.mean([s[0] for s in stats]), np.mean([s[1] for s in stats])) if stats else (0.0, 0.0)
+    return torch.stack(out, dim=1), {"nominal_sparsity": float(nom), "effective_sparsity": float(eff)}
+
+
+def cell_flops(cfg, length: int, n_new: int, prefill_density: float, decode_density: float) -> float:
+    """Forward FLOPs of one sample: prefill of `length` tokens plus `n_new - 1` decoded tokens."""
+    steps = max(n_new - 1, 0)
+    decode = sum(flops_per_token(cfg, length + t + 1, decode_density) for t in range(steps))
+    return prefill_flops(cfg, length, prefill_density) + decode
+
+
+def _cell_key(model_key: dict, length: int, task: str, cell: Cell, n: int, kwargs: dict) -> dict:
+    return {"v": VERSION, "model": model_key, "length": length, "task": task, "phase": cell.phase,
+            "method": cell.method, "level": float(cell.level), "n": n, "kwargs": kwargs}
+
+
+def cell_dir(model_key: dict, model_name: str, length: int, task: str, cell: Cell, n: int, kwargs: dict):
+    slug = f"{model_name}-L{length}-{task}-{cell.phase}-{cell.method}-C{cell.level:g}-n{n}"
+    return cache_path("sparse_attention", slug, _cell_key(model_key, length, task, cell, n, kwargs))
+
+
+def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
+    return {"scores": [float(s) for s in scores],
+            "prefill_nominal": pre_stats.get("nominal_sparsity", 0.0),
+            "prefill_effective": pre_stats.get("effective_sparsity", 0.0),
+            "decode_nominal": dec_stats.get("nominal_sparsity", 0.0),
+            "decode_effective": dec_stats.get("effective_sparsity", 0.0)}
+
+
+def evaluate_unit(model: TinyLM, model_name: str, model_key: dict, task, n: int, cells: list[Cell],
+                  flex_alpha: dict, backend: str = "torch") -> list[dict]:
+    """Rows (one per cell) for one (model, length, task): cached cells are read, others run."""
+    length = task.length
+    dense_cell = Cell("prefill", "dense", 1.0)
+    todo, rows = {}, {}
+    for cell in [dense_cell, *cells]:
+        if cell.level == 1 and cell != dense_cell:
+            continue  # filled from the dense run below
+        kw = method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha)
+        path = cell_dir(model_key, model_name, length, task.key, cell, n, kw)
+        if is_complete(path):
+            rows[cell] = json.loads((path / "cell.json").read_text())
+        else:
+            todo[cell] = path
+    if todo:
+        samples = [task.sample(i, "test") for i in range(n)]
+        x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
+        n_new, eos = task.max_answer_len(), task.vocab.eos
+        dense_pre = None
+        for cell, path in todo.items():
+            if cell.phase == "prefill":
+                pm = build_method("prefill", cell.method, cell.level, length, flex_alpha, backend)
+                ids, info = model.generate(x, n_new, prefill=pm, decode=DECODE.get("dense")(), eos=eos)
+                pre_stats, dec_stats = info["prefill"], {}
+            else:
+                if dense_pre is None:
+                    dense_pre = model.prefill(x, PREFILL.get("dense")(), obs_window=length)
+                dm = build_method("decode", cell.method, cell.level, length, flex_alpha)
+                ids, dec_stats = decode_after_prefill(model, dense_pre, length, n_new, dm)
+                pre_stats = {}
+            rec = _record([task.score(r, s) for r, s in zip(ids.numpy(), samples)], pre_stats, dec_stats)
+            with atomic_dir(path) as tmp:
+                (tmp / "cell.json").write_text(json.dumps(rec))
+            rows[cell] = rec
+    base = rows[dense_cell]
+    out = []
+    for cell in cells:
+        rec = base if cell.level == 1 else rows[cell]
+        out.append({"phase": cell.phase, "method": cell.method, "level": float(cell.level), **rec})
+    return out
+
+
+def summarise_row(row: dict, cfg, length: int, n_new: int) -> dict:
+    """Add mean score and per-sample FLOPs (densities from the measured effective sparsity)."""
+    pd_, dd = 1.0 - row["prefill_effective"], 1.0 - row["decode_effective"]
+    c_nom = row["prefill_nominal"] if row["phase"] == "prefill" else row["decode_nominal"]
+    c_eff = row["prefill_effective"] if row["phase"] == "prefill" else row["decode_effective"]
+    return {**row, "accuracy": float(np.mean(row["scores"])),
+            "nominal_sparsity": c_nom, "effective_sparsity": c_eff,
+            "nominal_compression": 1.0 / max(1e-9, 1.0 - c_nom),
+            "effective_compression": 1.0 / max(1e-9, 1.0 - c_eff),
+            "flops": cell_flops(cfg, length, n_new, pd_, dd),
+            "attention_share": _attention_share(cfg, length)}
+
+
+def _attention_share(cfg, length: int) -> float:
+    """Fraction of a dense prefill's FLOPs spent in attention (the Amdahl bound's f_att)."""
+    total = prefill_flops(cfg, length, 1.0)
+    return float((total - prefill_flops(cfg, length, 0.0)) / total) if total else math.nan
