@@ -71,3 +71,9 @@ def test_budget_for_error_and_power_fit():
     assert b.loc[100, "budget_fraction"] == 0.5 and b.loc[400, "budget_fraction"] == 0.25
     k, a = fit_power(np.array([1.0, 2, 4]), 3 * np.array([1.0, 2, 4]) ** 0.5)
     assert (k, a) == pytest.approx((0.5, 3.0))
+
+
+def test_budget_for_error_without_usable_dense_is_an_empty_table():
+    df = pd.DataFrame({"length": [100, 100], "compression": [1, 4], "accuracy": [0.0, 0.0]})
+    b = budget_for_error(df, target=0.1)
+    assert b.empty and list(b.columns) == ["length", "budget_fraction", "budget_tokens"]

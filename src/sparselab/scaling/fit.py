@@ -144,7 +144,7 @@ def budget_for_error(df: pd.DataFrame, target: float, y: str = "accuracy") -> pd
         ok = g.loc[rel <= target, "compression"]
         frac = 1.0 / ok.max() if len(ok) else np.nan
         rows.append({"length": length, "budget_fraction": frac, "budget_tokens": frac * length})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["length", "budget_fraction", "budget_tokens"])
 
 
 def fit_power(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:

@@ -268,9 +268,12 @@ def table_max_compression_methods(res: Results, margin: float, alpha: float) -> 
 
 def table_ranking(res: Results) -> pd.DataFrame:
     """Mean accuracy over C > 1 (all models and lengths) per phase, task type and method; rank 1 = best."""
+    cols = ["phase", "task_type", "method", "accuracy", "rank"]
     if res.cells.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=cols)
     d = res.cells[(res.cells.level > 1) & (res.cells.method != "oracle_topk")].copy()
+    if d.empty:  # nothing learned / no sparse level: an empty table, not a crash
+        return pd.DataFrame(columns=cols)
     d["task_type"] = "dispersion=" + d.dispersion + ", scope=" + d.scope
     t = d.groupby(["phase", "task_type", "method"])["accuracy"].mean().reset_index()
     t["rank"] = t.groupby(["phase", "task_type"])["accuracy"].rank(ascending=False, method="min")
