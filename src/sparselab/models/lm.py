@@ -299,11 +299,26 @@ class TinyLM(nn.Module):
         every row has produced `eos`. Returns new ids (B, <= n_new) and per-phase mean sparsities.
         """
         pre = self.prefill(tokens, prefill, obs_window)
+        ids, dec_stats = self.continue_decoding(pre, tokens.shape[1], n_new, decode, eos)
+        info = {"prefill": _mean_stats(pre.stats), "decode": _mean_stats(dec_stats)}
+        return ids, info
+
+    @torch.no_grad()
+    def continue_decoding(
+        self, pre: "PrefillResult", length: int, n_new: int, decode: DecodeMethod,
+        eos: int | None = None,
+    ) -> tuple[torch.Tensor, list[dict[str, float]]]:
+        """Greedy ids (B, <= n_new) after a `prefill` result of a `length`-token prompt.
+
+        Every layer's cache is `decode.compress`ed once, then each step `append`s and `decode`s
+        one token. One prefill can serve many decode methods. Stops early only when `eos` is
+        given and every row has produced it. Returns ids and per-step, per-layer sparsities.
+        """
         states = [decode.compress(k, v, qo) for (k, v), qo in zip(pre.kv, pre.q_obs)]
         nxt = pre.logits[:, -1].argmax(-1)  # (B,)
         out, dec_stats = [nxt], []
         done = nxt == eos if eos is not None else torch.zeros_like(nxt, dtype=torch.bool)
-        pos, prev = tokens.shape[1], list(pre.last_input)
+        pos, prev = length, list(pre.last_input)
         for _ in range(n_new - 1):
             if bool(done.all()):
                 break
@@ -323,8 +338,7 @@ class TinyLM(nn.Module):
             if eos is not None:
                 done = done | (nxt == eos)
             pos += 1
-        info = {"prefill": _mean_stats(pre.stats), "decode": _mean_stats(dec_stats)}
-        return torch.stack(out, dim=1), info
+        return torch.stack(out, dim=1), dec_stats
 
 
 def _stats(res) -> dict[str, float]:

@@ -97,31 +97,15 @@ def build_method(phase: str, method: str, level: float, length: int, flex_alpha:
 def decode_after_prefill(model: TinyLM, pre, length: int, n_new: int, decode):
     """Greedy answer ids (B, <= n_new) continuing a `TinyLM.prefill` result with `decode`.
 
-    Same loop as `TinyLM.generate` but reusing one prefill for many decode methods.
+    Reuses one prefill for many decode methods (`TinyLM.continue_decoding`).
     Returns ids and the mean nominal/effective decode sparsity over steps and layers.
     """
-    states = [decode.compress(k, v, qo) for (k, v), qo in zip(pre.kv, pre.q_obs)]
-    nxt = pre.logits[:, -1].argmax(-1)  # (B,)
-    out, stats = [nxt], []
-    prev = list(pre.last_input)
     # No early stop at <eos>: every cell then measures sparsity over the same decode steps
     # (the scorer cuts each answer at its first <eos>).
-    for step in range(n_new - 1):
-        cos, sin = model._rope(torch.tensor([length + step]))
-        x = model.embed(nxt[:, None])  # (B, 1, d_model)
-        for i, blk in enumerate(model.blocks):
-            h = blk.norm1(x)
-            q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
-            prev[i] = h
-            states[i] = decode.append(states[i], k, v)
-            res = decode.decode(q, states[i])
-            x = x + blk.attn.out(res.out)
-            x = x + blk.mlp(blk.norm2(x))
-            stats.append((float(res.nominal_sparsity), float(res.effective_sparsity)))
-        nxt = model.logits(x)[:, -1].argmax(-1)
-        out.append(nxt)
-    nom, eff = (np.mean([s[0] for s in stats]), np.mean([s[1] for s in stats])) if stats else (0.0, 0.0)
-    return torch.stack(out, dim=1), {"nominal_sparsity": float(nom), "effective_sparsity": float(eff)}
+    ids, stats = model.continue_decoding(pre, length, n_new, decode, eos=None)
+    nom = np.mean([s["nominal_sparsity"] for s in stats]) if stats else 0.0
+    eff = np.mean([s["effective_sparsity"] for s in stats]) if stats else 0.0
+    return ids, {"nominal_sparsity": float(nom), "effective_sparsity": float(eff)}
 
 
 def cell_flops(cfg, length: int, n_new: int, prefill_density: float, decode_density: float) -> float:
