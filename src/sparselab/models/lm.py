@@ -305,7 +305,7 @@ class TinyLM(nn.Module):
 
     @torch.no_grad()
     def continue_decoding(
-        self, pre: "PrefillResult", length: int, n_new: int, decode: DecodeMethod,
+        self, pre: PrefillResult, length: int, n_new: int, decode: DecodeMethod,
         eos: int | None = None,
     ) -> tuple[torch.Tensor, list[dict[str, float]]]:
         """Greedy ids (B, <= n_new) after a `prefill` result of a `length`-token prompt.
