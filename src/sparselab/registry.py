@@ -1,7 +1,8 @@
 """Named registries for interchangeable mechanisms (encoders, attention methods, recipes...)."""
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 

@@ -64,3 +64,14 @@ def test_unknown_notebook_and_profile_are_named(toy_root):
         runner.find_notebook("42")
     with pytest.raises(ValueError, match="unknown profile 'fast'"):
         runner.load_params(runner.find_notebook("99"), "fast")
+
+
+def test_staging_left_by_a_killed_run_is_removed(toy_root):
+    _make_repo(toy_root, "print('ok')")
+    stale = toy_root / "build" / "reports" / ".99_toy.abc123.tmp"
+    stale.mkdir(parents=True)
+    other = toy_root / "build" / "reports" / ".98_other.abc123.tmp"
+    other.mkdir()
+    runner.run_report("99", "smoke")
+    assert not stale.exists()
+    assert other.exists()  # another report's run may still be writing it

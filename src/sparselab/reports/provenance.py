@@ -1,7 +1,6 @@
 """Provenance of a report: code version, parameters, environment, data, machine, wall time."""
 from __future__ import annotations
 
-import hashlib
 import platform
 import subprocess
 from importlib import metadata
@@ -21,7 +20,7 @@ def git_state(root: Path | None = None) -> dict[str, Any]:
     root = root or repo_root()
 
     def git(*args: str) -> str:
-        out = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True)
+        out = subprocess.run(["git", *args], check=False, cwd=root, capture_output=True, text=True)
         return out.stdout.strip() if out.returncode == 0 else ""
 
     sha = git("rev-parse", "HEAD")
@@ -50,19 +49,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def data_checksums() -> dict[str, str]:
     """sha256 of every registered dataset file found on this machine (relative path -> hash)."""
     from .. import data
-
     from ..data.datasets import resolve_dataset
+    from ..data.io import sha256_file
 
     sums: dict[str, str] = {}
     for name in data.list_datasets():
@@ -82,7 +73,7 @@ def collect(params: dict[str, Any], profile: str, wall_s: float, notebook: str) 
     import os
 
     return {
-        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M"),
+        "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
         "notebook": notebook,
         "profile": profile,
         "parameters": params,

@@ -79,6 +79,7 @@ def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> P
     nb = find_notebook(which)
     params = load_params(nb, profile)
     final = output_root(profile) / nb.stem
+    clean_stale_staging(final)
     executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
@@ -118,7 +119,8 @@ def run_reports(which: str, profile: str) -> list[Path]:
     return out
 
 
-def clean_stale_staging(root: Path) -> None:
-    """Remove staging folders left by a killed run (`.NN_name.*.tmp`)."""
-    for tmp in root.glob(".*.tmp"):
-        shutil.rmtree(tmp, ignore_errors=True)
+def clean_stale_staging(final: Path) -> None:
+    """Remove staging folders a killed run of this report left beside it (`.NN_name.*.tmp`)."""
+    if final.parent.exists():
+        for tmp in final.parent.glob(f".{final.name}.*.tmp"):
+            shutil.rmtree(tmp, ignore_errors=True)

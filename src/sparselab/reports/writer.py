@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from ..cache import atomic_write_bytes, atomic_write_json
 from ..paths import build_dir
@@ -35,7 +36,7 @@ class ReportWriter:
     root: Path
 
     @classmethod
-    def open(cls, study: str) -> "ReportWriter":
+    def open(cls, study: str) -> ReportWriter:
         root = Path(os.environ.get(ENV) or build_dir() / "interactive" / study)
         (root / "figures").mkdir(parents=True, exist_ok=True)
         return cls(root)
