@@ -134,3 +134,9 @@ def test_bad_config_raises():
         LMConfig(d_model=16, n_heads=4, n_kv_heads=3)
     with pytest.raises(KeyError, match="model config"):
         build_model("xxl")
+
+
+def test_non_embedding_count_excludes_an_untied_head():
+    tied, untied = build_model("xs", vocab_size=304), build_model("xs", vocab_size=304, tied=False)
+    assert tied.n_params() == untied.n_params()
+    assert untied.n_params(embedding=True) == tied.n_params(embedding=True) + 304 * 64

@@ -157,6 +157,23 @@ def test_collate_masks_answer_only_and_batches_are_seeded():
     assert all(torch.equal(u, w) for u, w in zip(a, b))
 
 
+def test_collate_sets_lists_the_members_not_yet_written():
+    ts = {t.key: t for t in tasks()}
+    cwe, mq = ts["cwe"].sample(2), ts["mqar"].sample(2)
+    assert cwe.unordered and not mq.unordered
+    x, y, m = collate([cwe, mq], pad=0)
+    xs, ys, ms = collate([cwe, mq], pad=0, sets=True)
+    assert np.array_equal(x, xs) and np.array_equal(m, ms) and np.array_equal(ys[..., 0], y)
+    rows = ys[0][ms[0]][: len(cwe.answer)]  # cwe: answer steps of the scored question
+    content = cwe.content
+    for j, row in enumerate(rows):
+        allowed = sorted(int(t) for t in row if t >= 0)
+        want = sorted(content[j:]) if j < len(content) else [Vocab().eos]
+        assert allowed == want and row[0] == (content + [Vocab().eos])[j]
+    assert (ys[1][ms[1]][:, 1:] == -1).all()  # an ordered answer has no alternatives
+    assert (ys[~ms][:, 1:] == -1).all()  # nor do prompt positions
+
+
 def test_build_tasks_by_key_string():
     ts = build_tasks("mqar,vt", length=128, sources=("synthetic",))
     assert [t.key for t in ts] == ["mqar", "vt"]

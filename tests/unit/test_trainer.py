@@ -123,3 +123,18 @@ def test_train_cli_writes_checkpoint_and_eval(tmp_path, capsys):
     assert {(r["task"], r["length"]) for r in rows} == {(t, n) for t in ("niah_single", "mqar") for n in (48, 64)}
     assert "niah_single" in capsys.readouterr().out
     assert main(["train", "--length", "16", "--out", str(out)]) == 2  # bad input: one clear line
+
+
+def test_set_cross_entropy_is_minus_log_total_probability():
+    import torch.nn.functional as F
+
+    from sparselab.models.trainer import set_cross_entropy
+
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(4, 9, generator=g)
+    one = torch.randint(0, 9, (4, 1), generator=g)
+    assert torch.allclose(set_cross_entropy(logits, one), F.cross_entropy(logits, one[:, 0]))
+    allowed = torch.tensor([[1, 4, -1], [2, -1, -1], [0, 3, 8], [5, 6, -1]])
+    p = logits.softmax(1)
+    want = torch.stack([-torch.log(p[i, [t for t in row.tolist() if t >= 0]].sum()) for i, row in enumerate(allowed)])
+    assert torch.allclose(set_cross_entropy(logits, allowed), want.mean(), atol=1e-6)

@@ -61,12 +61,14 @@ class LMConfig:
         return round(self.d_model * self.mlp_ratio)
 
 
-# The family spans ~22x in non-embedding parameters (about 0.1M to 2.2M).
+# The family spans ~11x in non-embedding parameters (91k, 306k, 540k, 1.02M), sized so that all
+# four train for the same number of steps on one CPU core each in minutes to ~20 minutes
+# (per-step cost grows with parameters; deeper/wider members did not fit the budget).
 CONFIGS: Registry[LMConfig] = Registry("model config")
 CONFIGS.add("xs", LMConfig(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, shift=True))
 CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
-CONFIGS.add("m", LMConfig(d_model=128, n_layers=4, n_heads=4, n_kv_heads=2, shift=True))
-CONFIGS.add("l", LMConfig(d_model=192, n_layers=5, n_heads=6, n_kv_heads=3, shift=True))
+CONFIGS.add("m", LMConfig(d_model=128, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
+CONFIGS.add("l", LMConfig(d_model=176, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
 
 
 def rope_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
@@ -213,9 +215,13 @@ class TinyLM(nn.Module):
                 for n in names if f"blocks.{i}.{n}" in mods]
 
     def n_params(self, embedding: bool = False) -> int:
-        """Parameter count; non-embedding by default (the usual scaling-law N)."""
+        """Parameter count; non-embedding by default (the usual scaling-law N: without the token
+        embedding and, when untied, the output head)."""
         total = sum(p.numel() for p in self.parameters())
-        return total if embedding else total - self.embed.weight.numel()
+        if embedding:
+            return total
+        head = 0 if self.head is None else self.head.weight.numel()
+        return total - self.embed.weight.numel() - head
 
     def flops_per_token(self, context: int, attention_density: float = 1.0) -> float:
         """Forward FLOPs for one token attending to `context` keys (matmuls only).

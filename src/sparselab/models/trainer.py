@@ -69,8 +69,14 @@ def masked_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, m
 
     A float `mask` holds per-position weights: the loss is `sum(w * ce) / sum(w)`. With a bool
     mask, `model.hidden`/`model.logits` are used when available so only masked positions pay
-    for the output head.
+    for the output head. `targets` (B, T, K) lists K acceptable next tokens per position
+    (-1 padded; column 0 always set): the loss there is -log of their total probability.
     """
+    if targets.ndim == 3:
+        if mask is None or mask.is_floating_point():
+            raise ValueError("targets with alternatives (B, T, K) need a bool mask")
+        logits = model.logits(model.hidden(inputs)[mask]) if hasattr(model, "hidden") else model(inputs)[mask]
+        return set_cross_entropy(logits, targets[mask])
     if mask is not None and mask.is_floating_point():
         ce = F.cross_entropy(model(inputs).flatten(0, 1), targets.flatten(), reduction="none")
         w = mask.flatten()
@@ -82,6 +88,16 @@ def masked_loss(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, m
     if mask is None:
         return F.cross_entropy(logits.flatten(0, 1), targets.flatten())
     return F.cross_entropy(logits[mask], targets[mask])
+
+
+def set_cross_entropy(logits: torch.Tensor, allowed: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of `-log sum_{y in allowed} p(y)`; logits (N, V), allowed (N, K), -1 padded.
+
+    With one allowed token per row this is the ordinary cross-entropy.
+    """
+    ok = allowed >= 0
+    picked = logits.gather(1, allowed.clamp(min=0)).masked_fill(~ok, float("-inf"))
+    return (logits.logsumexp(1) - picked.logsumexp(1)).mean()
 
 
 class Trainer:

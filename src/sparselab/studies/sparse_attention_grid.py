@@ -26,7 +26,7 @@ from ..attention import DECODE, PREFILL, params_for_length
 from ..cache import atomic_dir, cache_path, is_complete
 from ..models.lm import TinyLM, flops_per_token, prefill_flops
 
-VERSION = 1  # bump when the scoring protocol changes (invalidates cached cells)
+VERSION = 2  # bump when the scoring protocol changes (invalidates cached cells)
 
 
 @dataclass(frozen=True)
@@ -66,13 +66,17 @@ def short_length_overrides(phase: str, method: str, length: int) -> dict[str, An
     `params_for_length` never goes below 16 local diagonals / 16-token blocks, which at L = 64
     is a quarter of the prompt: every budget would then be nearly dense. Here the local band
     and block size are L / 16 (4, 8, 16 tokens at L = 64, 128, 256), i.e. 1/16 of the prompt,
-    still 16x more (relative to L) than the paper's 64 diagonals at 16K tokens.
+    still 16x more (relative to L) than the paper's 64 diagonals at 16K tokens. Quest's page is
+    L / 16 tokens too (16 pages at every length; its default 16-token page would leave 4 pages
+    at L = 64, too coarse for any budget between dense and one page).
     """
     local = max(4, min(64, length // 16))
     if phase == "prefill" and method in ("vertical_slash", "flexprefill"):
         return {"local": local, "block": local}
     if phase == "prefill" and method in ("block_sparse", "sliding_window"):
         return {"block": local}
+    if phase == "decode" and method == "quest":
+        return {"page": local}
     return {}
 
 

@@ -23,6 +23,9 @@ from .haystack import Haystack, weave
 from .vocab import Vocab
 
 SPLITS = {"train": 0, "test": 1}
+# Bump whenever a generator, the vocabulary or the haystack changes what samples contain: it is
+# part of every trained-model and grid-cell cache key, so stale checkpoints and cells are not reused.
+TASKS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,7 @@ class Sample:
     answer: np.ndarray
     meta: dict[str, Any] = field(default_factory=dict)
     followups: tuple[tuple[np.ndarray, np.ndarray], ...] = ()  # (question + <a>, answer + <eos>)
+    unordered: bool = False  # the answer content is a set (its order is a seeded permutation)
 
     @property
     def content(self) -> list[int]:
@@ -153,7 +157,7 @@ class Task:
         follow = () if split == "test" else tuple(
             (np.asarray([*q, v.answer], dtype=np.int64), np.asarray([*c, v.eos], dtype=np.int64)) for q, c in extra
         )
-        return Sample(self.key, prompt, answer, meta, follow)
+        return Sample(self.key, prompt, answer, meta, follow, unordered=self.set_answer)
 
     def score(self, pred: Sequence[int], sample: Sample) -> float:
         """Score in [0, 1] of generated ids `pred` (cut at the first `<eos>`)."""
@@ -166,30 +170,53 @@ class Task:
 TASKS: Registry[type[Task]] = Registry("task")
 
 
-def collate(samples: Sequence[Sample], pad: int, followups: bool = True):
+def collate(samples: Sequence[Sample], pad: int, followups: bool = True, sets: bool = False):
     """Stack samples into training arrays with the loss on answer tokens only.
 
     Each row is prompt, answer, then (when `followups`) every follow-up question and answer,
     right-padded with `pad`. Returns `inputs` (B, L) and `targets` (B, L) int64 and `mask`
     (B, L) bool, where `targets[:, t]` is the token after `inputs[:, t]` and `mask` marks the
     positions whose target is an answer token (including `<eos>`).
+
+    With `sets`, `targets` is (B, L, K): column 0 is the next token and columns 1.. the other
+    acceptable next tokens, -1 padded. For an unordered answer (a set, `Sample.unordered`) the
+    acceptable tokens at each answer step are the members not yet written, so the trainer's
+    loss (`masked_loss`) is order-free: -log of their total probability.
     """
-    rows, marks = [], []
+    rows, marks, alts = [], [], []
     for s in samples:
-        parts = [(s.prompt, False), (s.answer, True)]
-        for q, a in s.followups if followups else ():
-            parts += [(q, False), (a, True)]
-        rows.append(np.concatenate([p for p, _ in parts]))
-        marks.append(np.concatenate([np.full(len(p), is_ans) for p, is_ans in parts]))
+        parts = [(s.prompt, s.answer)]
+        parts += list(s.followups) if followups else []
+        row, mark, alt = [], [], []
+        for q, a in parts:
+            row += [q, a]
+            mark += [np.zeros(len(q), bool), np.ones(len(a), bool)]
+            content = [int(t) for t in a[:-1]]
+            for j in range(len(q) + len(a)):  # acceptable alternatives for the token at j
+                k = j - len(q)
+                alt.append(content[k:] if s.unordered and 0 <= k < len(content) else [])
+        rows.append(np.concatenate(row))
+        marks.append(np.concatenate(mark))
+        alts.append(alt)
     n = max(len(r) for r in rows)
     seq = np.full((len(rows), n), pad, dtype=np.int64)
     mask = np.zeros((len(rows), n), dtype=bool)
     for i, (r, m) in enumerate(zip(rows, marks)):
         seq[i, : len(r)], mask[i, : len(m)] = r, m
-    return seq[:, :-1], seq[:, 1:], mask[:, 1:]
+    if not sets:
+        return seq[:, :-1], seq[:, 1:], mask[:, 1:]
+    k = max(1, max((len(a) for alt in alts for a in alt), default=1))
+    tgt = np.full((len(rows), n, k), -1, dtype=np.int64)
+    tgt[:, :, 0] = seq
+    for i, alt in enumerate(alts):
+        for j, a in enumerate(alt):
+            others = [t for t in a if t != seq[i, j]]
+            tgt[i, j, 1 : 1 + len(others)] = others
+    return seq[:, :-1], tgt[:, 1:], mask[:, 1:]
 
 
-def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", context_weight: float = 0.0):
+def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", context_weight: float = 0.0,
+                 set_loss: bool = False):
     """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
 
     Tasks may have different lengths: each step then picks one length uniformly and uses
@@ -197,7 +224,8 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", c
     number of tokens. Returns `fn(step, generator) -> (inputs, targets, mask)` torch tensors
     (see `collate`). With `context_weight` > 0 the mask becomes float weights: in each sample
     the answer tokens share weight 1 and the prompt tokens share `context_weight` (an auxiliary
-    next-token loss on the context, which teaches copying heads early).
+    next-token loss on the context, which teaches copying heads early). With `set_loss` the
+    targets carry the acceptable alternatives of unordered answers (see `collate`).
     """
     import torch
 
@@ -211,9 +239,11 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", c
         which = torch.randint(len(pool), (b,), generator=gen).tolist()
         idx = torch.randint(2**62, (b,), generator=gen).tolist()
         samples = [pool[w].sample(i, split) for w, i in zip(which, idx)]
-        x, y, m = collate(samples, pad)
+        x, y, m = collate(samples, pad, sets=set_loss)
         x, y, m = torch.from_numpy(x), torch.from_numpy(y), torch.from_numpy(m)
         if context_weight > 0:
+            if set_loss:
+                raise ValueError("context_weight and set_loss cannot be combined")
             ctx = torch.zeros_like(m)
             ctx[:, : n - 1] = True  # prompt positions predicting prompt tokens
             w = m / m.sum(1, keepdim=True) + context_weight * ctx / (n - 1)
