@@ -174,6 +174,16 @@ def test_collate_sets_lists_the_members_not_yet_written():
     assert (ys[~ms][:, 1:] == -1).all()  # nor do prompt positions
 
 
+def test_curriculum_steps_use_the_shortest_length_only():
+    import torch
+
+    ts = build_tasks("niah_single", 64, sources=("synthetic",)) + build_tasks("niah_single", 256, sources=("synthetic",))
+    fn = task_batches(ts, 8, short_steps=10)
+    early = [fn(s, torch.Generator().manual_seed(s))[0].shape[1] for s in range(10)]
+    late = [fn(s, torch.Generator().manual_seed(s))[0].shape[1] for s in range(10, 30)]
+    assert max(early) < 100 and max(late) > 200
+
+
 def test_build_tasks_by_key_string():
     ts = build_tasks("mqar,vt", length=128, sources=("synthetic",))
     assert [t.key for t in ts] == ["mqar", "vt"]

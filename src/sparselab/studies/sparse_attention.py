@@ -38,6 +38,7 @@ class Config(StudyConfig):
     train_lr: dict = field(default_factory=lambda: {"xs": 1e-2, "s": 1e-2})
     train_batch: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
     train_lengths: list = field(default_factory=lambda: [64])
+    train_short_frac: float = 0.0
     lengths: list = field(default_factory=lambda: [64])
     model_lengths: dict = field(default_factory=dict)
     tasks: list = field(default_factory=lambda: ["niah_single", "mqar"])
@@ -82,7 +83,8 @@ def recipe_for(cfg: Config, name: str):
     steps = int(cfg.train_steps[name])
     train = TrainConfig(steps=steps, batch_size=int(cfg.train_batch[name]), lr=float(cfg.train_lr[name]),
                         warmup=min(100, steps), seed=0, ckpt_every=250)
-    return SuiteRecipe(model=name, tasks="all", lengths=tuple(int(n) for n in cfg.train_lengths), train=train)
+    return SuiteRecipe(model=name, tasks="all", lengths=tuple(int(n) for n in cfg.train_lengths), train=train,
+                       short_frac=float(cfg.train_short_frac))
 
 
 def train_models(cfg: Config) -> dict:

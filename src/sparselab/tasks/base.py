@@ -216,7 +216,7 @@ def collate(samples: Sequence[Sample], pad: int, followups: bool = True, sets: b
 
 
 def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", context_weight: float = 0.0,
-                 set_loss: bool = False):
+                 set_loss: bool = False, short_steps: int = 0):
     """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
 
     Tasks may have different lengths: each step then picks one length uniformly and uses
@@ -225,7 +225,9 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", c
     (see `collate`). With `context_weight` > 0 the mask becomes float weights: in each sample
     the answer tokens share weight 1 and the prompt tokens share `context_weight` (an auxiliary
     next-token loss on the context, which teaches copying heads early). With `set_loss` the
-    targets carry the acceptable alternatives of unordered answers (see `collate`).
+    targets carry the acceptable alternatives of unordered answers (see `collate`). Steps below
+    `short_steps` all use the shortest length (a curriculum: the same number of tokens buys 4x
+    the samples at L=64 as at L=256, and the records, hence the algorithm, do not change with L).
     """
     import torch
 
@@ -234,7 +236,8 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", c
     by_len = {n: [t for t in tasks if t.length == n] for n in groups}
 
     def fn(step: int, gen: torch.Generator):
-        n = groups[int(torch.randint(len(groups), (1,), generator=gen))] if len(groups) > 1 else groups[0]
+        pick = int(torch.randint(len(groups), (1,), generator=gen)) if len(groups) > 1 else 0
+        n = groups[0] if step < short_steps else groups[pick]
         pool, b = by_len[n], max(1, batch_size * groups[0] // n)
         which = torch.randint(len(pool), (b,), generator=gen).tolist()
         idx = torch.randint(2**62, (b,), generator=gen).tolist()
