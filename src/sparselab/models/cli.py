@@ -10,6 +10,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", default="256",
                         help="prompt length in tokens; comma-separated to train on several")
     parser.add_argument("--steps", type=int, default=3000, help="optimizer steps")
+    parser.add_argument("--short-frac", type=float, default=0.0,
+                        help="curriculum: fraction of the steps trained at the shortest --length only")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=None,
                         help="peak learning rate (default: the recipe's per-size value)")
@@ -41,12 +43,19 @@ def handle(args: argparse.Namespace) -> int:
     lengths = tuple(int(n) for n in str(args.length).split(","))
     if args.steps < 1 or min(lengths) < 32:
         raise ValueError("--steps must be >= 1 and every --length >= 32")
+    if not 0.0 <= args.short_frac <= 1.0:
+        raise ValueError(f"--short-frac must be in [0, 1], got {args.short_frac}")
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
     lr = args.lr if args.lr is not None else SUITE_LR.get(args.model, 3e-3)
     train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=lr,
                         warmup=min(args.warmup, args.steps), seed=args.seed, ckpt_every=args.ckpt_every)
-    recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train)
+    recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train,
+                         short_frac=args.short_frac)
+    import time
+
+    t0 = time.perf_counter()
     folder = train_suite_model(recipe, args.out)
+    train_s = time.perf_counter() - t0  # ~0 when the cache already held this recipe
     model, meta = load_model(folder)
     rows = []
     for n in lengths:
@@ -54,8 +63,10 @@ def handle(args: argparse.Namespace) -> int:
         res = evaluate_suite(model, tasks, n=args.eval_n, split="test")
         rows += [{"length": n, "mean": r["mean"], "n": len(r["scores"]), "scoring": t.scoring, **t.labels()}
                  for r, t in zip(res.values(), tasks)]
-    atomic_write_json(Path(folder) / "eval.json", {"n_params": meta["n_params"], "results": rows})
+    atomic_write_json(Path(folder) / "eval.json", {"n_params": meta["n_params"], "train_seconds": train_s,
+                                                    "threads": torch.get_num_threads(), "results": rows})
     print(f"model {args.model}: {meta['n_params']} non-embedding parameters; checkpoint {folder}")
+    print(f"training wall time {train_s:.0f} s on {torch.get_num_threads()} thread(s)")
     print(f"{'task':15s} {'length':>6s} {'disp':5s} {'scope':5s} {'scoring':8s} {'score':>6s}  n")
     for r in rows:
         print(f"{r['task']:15s} {r['length']:6d} {r['dispersion']:5s} {r['scope']:5s} {r['scoring']:8s} "
