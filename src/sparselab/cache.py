@@ -62,13 +62,21 @@ def atomic_dir(final: str | os.PathLike, marker: bool = True) -> Iterator[Path]:
         yield tmp
         if marker:
             (tmp / _DONE).write_text("ok\n")
-        if final.exists():
-            old = final.with_name(f".{final.name}.old-{os.getpid()}")
-            os.replace(final, old)
-            os.replace(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        try:
+            if final.exists():
+                old = final.with_name(f".{final.name}.old-{os.getpid()}")
+                os.replace(final, old)
+                os.replace(tmp, final)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, final)
+        except OSError:
+            # Another process published the same artefact between our check and our rename
+            # (two sweeps filling one cache): keep its complete copy, drop ours.
+            if marker and is_complete(final):
+                shutil.rmtree(tmp, ignore_errors=True)
+                return
+            raise
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

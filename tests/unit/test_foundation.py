@@ -73,3 +73,30 @@ def test_report_writer_merges_metrics(tmp_path, monkeypatch):
     assert data == {"ndcg@10/alpha=0.1": 0.5, "headline/best": None}
     atomic_write_json(tmp_path / "x.json", {"b": 1})
     assert json.loads((tmp_path / "x.json").read_text()) == {"b": 1}
+
+
+def test_atomic_dir_keeps_a_complete_copy_another_writer_published_first(tmp_path, monkeypatch):
+    import os
+
+    from sparselab import cache
+
+    final = tmp_path / "cell"
+    real = os.replace
+
+    raced = []
+
+    def racing_replace(src, dst):  # another process publishes `final` just before our rename
+        if str(dst) == str(final) and not raced:
+            raced.append(1)
+            other = tmp_path / "other"
+            other.mkdir()
+            (other / "x").write_text("theirs")
+            (other / cache._DONE).write_text("ok\n")
+            real(other, final)
+        return real(src, dst)
+
+    monkeypatch.setattr(cache.os, "replace", racing_replace)
+    with cache.atomic_dir(final) as tmp:
+        (tmp / "x").write_text("ours")
+    assert cache.is_complete(final) and (final / "x").read_text() in ("ours", "theirs")
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
