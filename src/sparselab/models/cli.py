@@ -28,6 +28,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     import json
+    import time
     from pathlib import Path
 
     import torch
@@ -51,8 +52,6 @@ def handle(args: argparse.Namespace) -> int:
                         warmup=min(args.warmup, args.steps), seed=args.seed, ckpt_every=args.ckpt_every)
     recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train,
                          short_frac=args.short_frac)
-    import time
-
     t0 = time.perf_counter()
     folder = train_suite_model(recipe, args.out)
     train_s = time.perf_counter() - t0  # ~0 when the cache already held this recipe

@@ -61,9 +61,9 @@ class LMConfig:
         return round(self.d_model * self.mlp_ratio)
 
 
-# The family spans ~11x in non-embedding parameters (91k, 306k, 540k, 1.02M), sized so that all
-# four train for the same number of steps on one CPU core each in minutes to ~20 minutes
-# (per-step cost grows with parameters; deeper/wider members did not fit the budget).
+# The family spans ~11x in non-embedding parameters (91k, 306k, 543k, 1.03M), sized so that all
+# four train for the same number of steps on one CPU core each: minutes for xs, ~25 minutes for
+# l on the loaded 2-core machine (per-step cost grows with parameters).
 CONFIGS: Registry[LMConfig] = Registry("model config")
 CONFIGS.add("xs", LMConfig(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, shift=True))
 CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))

@@ -183,18 +183,19 @@ def collate(samples: Sequence[Sample], pad: int, followups: bool = True, sets: b
     acceptable tokens at each answer step are the members not yet written, so the trainer's
     loss (`masked_loss`) is order-free: -log of their total probability.
     """
-    rows, marks, alts = [], [], []
+    rows, marks, alts = [], [], []  # alts: per row, (position, members still unwritten)
     for s in samples:
         parts = [(s.prompt, s.answer)]
         parts += list(s.followups) if followups else []
-        row, mark, alt = [], [], []
+        row, mark, alt, at = [], [], [], 0
         for q, a in parts:
             row += [q, a]
             mark += [np.zeros(len(q), bool), np.ones(len(a), bool)]
-            content = [int(t) for t in a[:-1]]
-            for j in range(len(q) + len(a)):  # acceptable alternatives for the token at j
-                k = j - len(q)
-                alt.append(content[k:] if s.unordered and 0 <= k < len(content) else [])
+            at += len(q)
+            if s.unordered:
+                content = [int(t) for t in a[:-1]]
+                alt += [(at + k, content[k:]) for k in range(len(content))]
+            at += len(a)
         rows.append(np.concatenate(row))
         marks.append(np.concatenate(mark))
         alts.append(alt)
@@ -205,12 +206,12 @@ def collate(samples: Sequence[Sample], pad: int, followups: bool = True, sets: b
         seq[i, : len(r)], mask[i, : len(m)] = r, m
     if not sets:
         return seq[:, :-1], seq[:, 1:], mask[:, 1:]
-    k = max(1, max((len(a) for alt in alts for a in alt), default=1))
+    k = max((len(members) for alt in alts for _, members in alt), default=1)
     tgt = np.full((len(rows), n, k), -1, dtype=np.int64)
     tgt[:, :, 0] = seq
     for i, alt in enumerate(alts):
-        for j, a in enumerate(alt):
-            others = [t for t in a if t != seq[i, j]]
+        for j, members in alt:
+            others = [t for t in members if t != seq[i, j]]
             tgt[i, j, 1 : 1 + len(others)] = others
     return seq[:, :-1], tgt[:, 1:], mask[:, 1:]
 
