@@ -21,19 +21,9 @@ from pathlib import Path
 from sparselab.cache import atomic_write_json, atomic_write_text
 from sparselab.data import load_collection
 from sparselab.indexes.bench_bm25 import compare_bm25s
+from sparselab.reports.provenance import cpu_model
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform.processor() where that is missing)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def to_markdown(meta: dict, rows: dict[str, dict]) -> str:

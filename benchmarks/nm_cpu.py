@@ -18,20 +18,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from sparselab.cache import atomic_write_json, atomic_write_text
+from sparselab.reports.provenance import cpu_model
 from sparselab.sparsity.bench import time_nm
 
 RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def cpu_model() -> str:
-    """CPU model name from /proc/cpuinfo (platform string elsewhere)."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def versions() -> dict[str, str]:

@@ -23,13 +23,7 @@ def test_length_sorted_batches_cover_all_longest_first():
         list(length_sorted_batches([1], 0))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # tiny shapes: one thread avoids OpenMP contention on the shared 2-core machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/unit/conftest.py
 
 
 @pytest.fixture(scope="module")
