@@ -32,6 +32,8 @@ def main() -> None:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--short-frac", type=float, default=0.0)
+    p.add_argument("--cfg", default="{}", help='JSON LMConfig field overrides, e.g. {"n_layers": 3}')
+    p.add_argument("--weights", default="null", help='JSON {task: sampling weight} (default uniform)')
     p.add_argument("--tied", action="store_true", help="tied readout (default untied, as the recipe)")
     p.add_argument("--no-set-loss", action="store_true", help="plain cross-entropy on set answers")
     p.add_argument("--task-kw", default="{}", help='JSON {task: {generator kwargs}}')
@@ -62,10 +64,11 @@ def main() -> None:
         return [TASKS.get(k)(n, haystack=hay, vocab=vocab, **kw.get(k, {})) for k in keys]
 
     torch.manual_seed(0)
-    model = build_model(a.model, vocab_size=vocab.size, max_len=max(8192, max(lengths) + 64), tied=a.tied)
+    model = build_model(a.model, vocab_size=vocab.size, max_len=max(8192, max(lengths) + 64), tied=a.tied,
+                        **json.loads(a.cfg))
     cfg = TrainConfig(steps=a.steps, batch_size=a.batch_size, lr=a.lr, warmup=min(100, a.steps))
     batches = task_batches([t for n in lengths for t in tasks(n)], a.batch_size, set_loss=not a.no_set_loss,
-                           short_steps=round(a.short_frac * a.steps))
+                           short_steps=round(a.short_frac * a.steps), weights=json.loads(a.weights))
     t0 = time.perf_counter()
     Trainer(model, cfg, batches, progress=False).train()
     wall = time.perf_counter() - t0

@@ -1,4 +1,5 @@
 """Trainer: schedule end points, determinism, checkpoint resume identical, callbacks."""
+import pytest
 import torch
 
 from sparselab.models.lm import LMConfig, build_model
@@ -138,3 +139,37 @@ def test_set_cross_entropy_is_minus_log_total_probability():
     p = logits.softmax(1)
     want = torch.stack([-torch.log(p[i, [t for t in row.tolist() if t >= 0]].sum()) for i, row in enumerate(allowed)])
     assert torch.allclose(set_cross_entropy(logits, allowed), want.mean(), atol=1e-6)
+
+
+def test_suite_cache_key_follows_the_family_shape(monkeypatch):
+    """A trained model (and every grid cell scored with it) must not be reused after the family
+    member it was trained as changes shape."""
+    import dataclasses
+
+    from sparselab.models import lm
+    from sparselab.models.recipe import SuiteRecipe, recipe_from_meta
+
+    recipe = SuiteRecipe(model="xs")
+    before = recipe.to_dict()
+    assert recipe_from_meta({"recipe": before}) == recipe
+    monkeypatch.setitem(lm.CONFIGS._items, "xs", dataclasses.replace(lm.CONFIGS.get("xs"), n_layers=7))
+    after = recipe.to_dict()
+    assert after != before and after["family_config"]["n_layers"] == 7
+
+
+def test_task_weights_draw_tasks_in_proportion():
+    from sparselab.tasks import build_tasks
+    from sparselab.tasks.base import task_batches
+
+    tasks = build_tasks("niah_single,cwe", 64, sources=("synthetic",))
+    voc = tasks[0].vocab
+    fn = task_batches(tasks, 64, weights={"cwe": 3.0})
+    x = torch.cat([fn(s, torch.Generator().manual_seed(s))[0] for s in range(20)])  # 1,280 samples
+    # a cwe prompt ends "<q> <a>"; a needle prompt names its key between them
+    at = (x == voc.answer).int().argmax(1)
+    is_cwe = (x[torch.arange(len(x)), at - 1] == voc.query).float().mean().item()
+    assert 0.70 < is_cwe < 0.80  # expected 0.75; uniform would give 0.5
+    with pytest.raises(ValueError, match="not in the mix"):
+        task_batches(tasks, 8, weights={"filter": 2.0})
+    with pytest.raises(ValueError, match="positive"):
+        task_batches(tasks, 8, weights={"cwe": 0.0})

@@ -14,7 +14,7 @@ import torch
 from ..cache import atomic_dir, atomic_write_json, cache_path, is_complete
 from ..tasks.base import TASKS_VERSION, task_batches
 from ..tasks.suite import build_tasks
-from .lm import LMConfig, TinyLM, build_model
+from .lm import CONFIGS, LMConfig, TinyLM, build_model, config_dict
 from .trainer import TrainConfig, Trainer
 
 CKPT = "checkpoint.pt"
@@ -47,7 +47,9 @@ class SuiteRecipe:
         return f"{self.model}-L{lens}-{self.train.steps}steps-seed{self.train.seed}"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The fields plus the family member's registered shape, so the cache key (of the
+        trained model and of every grid cell scored with it) changes when the family does."""
+        return asdict(self) | {"family_config": config_dict(CONFIGS.get(self.model))}
 
 
 def _build(recipe: SuiteRecipe):
@@ -108,6 +110,7 @@ def load_model(folder_or_file: str | Path) -> tuple[TinyLM, dict[str, Any]]:
 def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:
     """Inverse of `SuiteRecipe.to_dict` (as stored in checkpoint meta)."""
     r = dict(meta["recipe"])
+    r.pop("family_config", None)  # derived (see `SuiteRecipe.to_dict`)
     r["train"] = TrainConfig(**r["train"])
     r["sources"], r["lengths"] = tuple(r["sources"]), tuple(r["lengths"])
     return SuiteRecipe(**r)

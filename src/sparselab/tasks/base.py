@@ -12,7 +12,7 @@ retrieval learnable by tiny models in CPU budgets. Test samples have none.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -217,7 +217,7 @@ def collate(samples: Sequence[Sample], pad: int, followups: bool = True, sets: b
 
 
 def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", context_weight: float = 0.0,
-                 set_loss: bool = False, short_steps: int = 0):
+                 set_loss: bool = False, short_steps: int = 0, weights: Mapping[str, float] | None = None):
     """A trainer `batch_fn`: mixed-task batches (task and sample index drawn from the generator).
 
     Tasks may have different lengths: each step then picks one length uniformly and uses
@@ -229,18 +229,31 @@ def task_batches(tasks: Sequence[Task], batch_size: int, split: str = "train", c
     targets carry the acceptable alternatives of unordered answers (see `collate`). Steps below
     `short_steps` all use the shortest length (a curriculum: the same number of tokens buys 4x
     the samples at L=64 as at L=256, and the records, hence the algorithm, do not change with L).
+    `weights` (task key -> relative sampling weight, default 1; None: uniform) draws the harder
+    tasks more often.
     """
     import torch
 
     pad = tasks[0].vocab.pad
     groups = sorted({t.length for t in tasks})
     by_len = {n: [t for t in tasks if t.length == n] for n in groups}
+    probs = None
+    if weights is not None:
+        unknown = sorted(set(weights) - {t.key for t in tasks})
+        if unknown:
+            raise ValueError(f"weights name tasks not in the mix: {unknown}")
+        if any(not w > 0 for w in weights.values()):
+            raise ValueError(f"weights must be positive, got {dict(weights)}")
+        probs = {n: torch.tensor([float(weights.get(t.key, 1.0)) for t in by_len[n]]) for n in groups}
 
     def fn(step: int, gen: torch.Generator):
         pick = int(torch.randint(len(groups), (1,), generator=gen)) if len(groups) > 1 else 0
         n = groups[0] if step < short_steps else groups[pick]
         pool, b = by_len[n], max(1, batch_size * groups[0] // n)
-        which = torch.randint(len(pool), (b,), generator=gen).tolist()
+        if probs is None:
+            which = torch.randint(len(pool), (b,), generator=gen).tolist()
+        else:
+            which = torch.multinomial(probs[n], b, replacement=True, generator=gen).tolist()
         idx = torch.randint(2**62, (b,), generator=gen).tolist()
         samples = [pool[w].sample(i, split) for w, i in zip(which, idx)]
         x, y, m = collate(samples, pad, sets=set_loss)
