@@ -118,12 +118,27 @@ def test_train_cli_writes_checkpoint_and_eval(tmp_path, capsys):
 
     out = tmp_path / "run"
     rc = main(["train", "--model", "xs", "--tasks", "niah_single,mqar", "--length", "48,64", "--steps", "2",
-               "--batch-size", "2", "--sources", "synthetic", "--eval-n", "2", "--out", str(out)])
+               "--batch-size", "2", "--sources", "synthetic", "--eval-n", "2", "--out", str(out),
+               "--weights", "mqar=2"])
     assert rc == 0 and (out / "checkpoint.pt").exists()
+    assert json.loads((out / "recipe.json").read_text())["recipe"]["task_weights"] == {"mqar": 2.0}
     rows = json.loads((out / "eval.json").read_text())["results"]
     assert {(r["task"], r["length"]) for r in rows} == {(t, n) for t in ("niah_single", "mqar") for n in (48, 64)}
     assert "niah_single" in capsys.readouterr().out
     assert main(["train", "--length", "16", "--out", str(out)]) == 2  # bad input: one clear line
+    capsys.readouterr()
+    assert main(["train", "--weights", "cwe=-1", "--out", str(out)]) == 2
+    assert "--weights" in capsys.readouterr().err
+
+
+def test_parse_weights():
+    from sparselab.models.cli import parse_weights
+
+    assert parse_weights("") is None
+    assert parse_weights("cwe=2, filter=1.5") == {"cwe": 2.0, "filter": 1.5}
+    for bad in ("cwe", "cwe=x", "=2", "cwe=0"):
+        with pytest.raises(ValueError, match="--weights"):
+            parse_weights(bad)
 
 
 def test_set_cross_entropy_is_minus_log_total_probability():

@@ -12,6 +12,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--steps", type=int, default=3000, help="optimizer steps")
     parser.add_argument("--short-frac", type=float, default=0.0,
                         help="curriculum: fraction of the steps trained at the shortest --length only")
+    parser.add_argument("--weights", default="",
+                        help="relative sampling weight per task, e.g. cwe=2,filter=2 (default: uniform)")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=None,
                         help="peak learning rate (default: the recipe's per-size value)")
@@ -47,11 +49,12 @@ def handle(args: argparse.Namespace) -> int:
     if not 0.0 <= args.short_frac <= 1.0:
         raise ValueError(f"--short-frac must be in [0, 1], got {args.short_frac}")
     sources = tuple(s.strip() for s in args.sources.split(",") if s.strip())
+    weights = parse_weights(args.weights)
     lr = args.lr if args.lr is not None else SUITE_LR.get(args.model, 3e-3)
     train = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=lr,
                         warmup=min(args.warmup, args.steps), seed=args.seed, ckpt_every=args.ckpt_every)
     recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train,
-                         short_frac=args.short_frac)
+                         short_frac=args.short_frac, task_weights=weights)
     t0 = time.perf_counter()
     folder = train_suite_model(recipe, args.out)
     train_s = time.perf_counter() - t0  # ~0 when the cache already held this recipe
@@ -72,3 +75,20 @@ def handle(args: argparse.Namespace) -> int:
               f"{r['mean']:6.3f}  {r['n']}")
     print(json.dumps({f"{r['task']}@{r['length']}": round(r["mean"], 4) for r in rows}))
     return 0
+
+
+def parse_weights(text: str) -> dict[str, float] | None:
+    """`"cwe=2,filter=2"` -> {"cwe": 2.0, "filter": 2.0}; empty -> None (uniform)."""
+    if not text.strip():
+        return None
+    out = {}
+    for part in text.split(","):
+        name, sep, value = part.partition("=")
+        try:
+            w = float(value)
+        except ValueError:
+            w = float("nan")
+        if not sep or not name.strip() or not w > 0:
+            raise ValueError(f"--weights: expected task=positive number, got {part!r}")
+        out[name.strip()] = w
+    return out

@@ -41,6 +41,7 @@ class SuiteRecipe:
     set_loss: bool = True  # order-free loss on set answers (cwe, filter); see tasks.base.collate
     tasks_version: int = TASKS_VERSION  # generator version: part of the cache key
     short_frac: float = 0.0  # curriculum: this fraction of the steps trains at the shortest length
+    task_weights: dict[str, float] | None = None  # relative sampling weight per task (None: uniform)
 
     def slug(self) -> str:
         lens = "_".join(str(n) for n in self.lengths)
@@ -88,7 +89,8 @@ def _train_into(recipe: SuiteRecipe, folder: Path, progress: bool) -> None:
     tasks, model = _build(recipe)
     meta = {"recipe": recipe.to_dict(), "model_cfg": asdict(model.cfg), "n_params": model.n_params()}
     trainer = Trainer(model, recipe.train, task_batches(tasks, recipe.train.batch_size, set_loss=recipe.set_loss,
-                                        short_steps=round(recipe.short_frac * recipe.train.steps)),
+                                        short_steps=round(recipe.short_frac * recipe.train.steps),
+                                        weights=recipe.task_weights),
                       ckpt_path=folder / CKPT, meta=meta, progress=progress)
     trainer.train()
     atomic_write_json(folder / "recipe.json", meta | {"history": trainer.history})
