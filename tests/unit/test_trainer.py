@@ -188,3 +188,23 @@ def test_task_weights_draw_tasks_in_proportion():
         task_batches(tasks, 8, weights={"filter": 2.0})
     with pytest.raises(ValueError, match="positive"):
         task_batches(tasks, 8, weights={"cwe": 0.0})
+
+
+def test_train_cli_cache_hit_keeps_the_training_time(tmp_path, monkeypatch, capsys):
+    import json
+
+    from sparselab.cli import main
+
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    argv = ["train", "--model", "xs", "--tasks", "niah_single", "--length", "48", "--steps", "2",
+            "--batch-size", "2", "--sources", "synthetic", "--eval-n", "2"]
+    assert main(argv) == 0
+    (ev,) = (tmp_path / "cache" / "models").glob("*/eval.json")
+    first = json.loads(ev.read_text())
+    assert first["cached"] is False and first["train_seconds"] > 0
+    capsys.readouterr()
+    assert main([*argv, "--eval-n", "3"]) == 0  # same recipe: loaded, only re-scored
+    again = json.loads(ev.read_text())
+    assert again["cached"] is True and again["train_seconds"] == first["train_seconds"]
+    assert again["results"][0]["n"] == 3
+    assert "loaded from the cache" in capsys.readouterr().out

@@ -35,10 +35,10 @@ def handle(args: argparse.Namespace) -> int:
 
     import torch
 
-    from ..cache import atomic_write_json
+    from ..cache import atomic_write_json, is_complete
     from ..tasks.suite import build_tasks
     from .evaluate import evaluate_suite
-    from .recipe import SUITE_LR, SuiteRecipe, load_model, train_suite_model
+    from .recipe import SUITE_LR, SuiteRecipe, load_model, suite_model_path, train_suite_model
     from .trainer import TrainConfig
 
     if args.threads:
@@ -55,9 +55,14 @@ def handle(args: argparse.Namespace) -> int:
                         warmup=min(args.warmup, args.steps), seed=args.seed, ckpt_every=args.ckpt_every)
     recipe = SuiteRecipe(model=args.model, tasks=args.tasks, lengths=lengths, sources=sources, train=train,
                          short_frac=args.short_frac, task_weights=weights)
+    cached = args.out is None and is_complete(suite_model_path(recipe))
     t0 = time.perf_counter()
     folder = train_suite_model(recipe, args.out)
-    train_s = time.perf_counter() - t0  # ~0 when the cache already held this recipe
+    train = {"train_seconds": time.perf_counter() - t0, "train_threads": torch.get_num_threads()}
+    if cached:  # keep the training time measured when it was trained, if recorded
+        old = Path(folder) / "eval.json"
+        prev = json.loads(old.read_text()) if old.exists() else {}
+        train = {k: prev.get(k) for k in train}
     model, meta = load_model(folder)
     rows = []
     for n in lengths:
@@ -65,10 +70,14 @@ def handle(args: argparse.Namespace) -> int:
         res = evaluate_suite(model, tasks, n=args.eval_n, split="test")
         rows += [{"length": n, "mean": r["mean"], "n": len(r["scores"]), "scoring": t.scoring, **t.labels()}
                  for r, t in zip(res.values(), tasks)]
-    atomic_write_json(Path(folder) / "eval.json", {"n_params": meta["n_params"], "train_seconds": train_s,
-                                                    "threads": torch.get_num_threads(), "results": rows})
+    atomic_write_json(Path(folder) / "eval.json", {"n_params": meta["n_params"], **train, "cached": cached,
+                                                    "eval_threads": torch.get_num_threads(), "results": rows})
     print(f"model {args.model}: {meta['n_params']} non-embedding parameters; checkpoint {folder}")
-    print(f"training wall time {train_s:.0f} s on {torch.get_num_threads()} thread(s)")
+    if train["train_seconds"] is None:
+        print("loaded from the cache (training time not recorded)")
+    else:
+        print(f"training wall time {train['train_seconds']:.0f} s on {train['train_threads']} thread(s)"
+              + (" (when it was trained; loaded from the cache now)" if cached else ""))
     print(f"{'task':15s} {'length':>6s} {'disp':5s} {'scope':5s} {'scoring':8s} {'score':>6s}  n")
     for r in rows:
         print(f"{r['task']:15s} {r['length']:6d} {r['dispersion']:5s} {r['scope']:5s} {r['scoring']:8s} "

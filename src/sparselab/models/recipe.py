@@ -60,6 +60,11 @@ def _build(recipe: SuiteRecipe):
     return tasks, model
 
 
+def suite_model_path(recipe: SuiteRecipe) -> Path:
+    """The cache folder of a recipe's trained model (complete or not)."""
+    return cache_path("models", recipe.slug(), recipe.to_dict())
+
+
 def train_suite_model(recipe: SuiteRecipe, out: str | Path | None = None, progress: bool = True) -> Path:
     """Train (or resume) and return the folder holding `checkpoint.pt` and `recipe.json`.
 
@@ -68,7 +73,7 @@ def train_suite_model(recipe: SuiteRecipe, out: str | Path | None = None, progre
         out: folder to write; default a cache folder keyed by the recipe, reused when complete.
     """
     if out is None:
-        final = cache_path("models", recipe.slug(), recipe.to_dict())
+        final = suite_model_path(recipe)
         if is_complete(final):
             return final
         # Resume partial work from a stable side folder, then publish atomically.
