@@ -15,15 +15,16 @@ The probes quoted in recipe.py and the issue notes (1 thread each, two at a time
   ... --task-kw '{"filter": {"n_records": 6}, "cwe": {"freq_common": 8}}'
   ... --task-kw '{"filter": {"n_match": [1, 4]}}'
   ... --short-frac 0.5
-The xs shape and the documented recipe (all with --short-frac 0.75 --steps 8000 unless noted):
-  python scripts/probe_suite.py --short-frac 0.75 --steps 8000 --cfg '{"n_layers": 3, "mlp_ratio": 2.0}'
-  ... --cfg '{"n_heads": 8, "n_kv_heads": 4}'
-  ... --cfg '{"n_layers": 4, "mlp_ratio": 1.0}'
-  ... --cfg '{"n_layers": 3, "mlp_ratio": 2.0, "n_heads": 2, "n_kv_heads": 2}'
-  ... --model xs                                    # the adopted xs (3 layers, n_kv_heads 4, MLP ratio 2)
-  ... --model xs --weights '{"cwe": 2, "filter": 2}'        # and --steps 12000 (adopted)
-  ... --model xs --weights '{"cwe": 3, "filter": 2}' --short-frac 0.6
-(the first two lines of this group ran on the previous xs: 2 layers, n_kv_heads 2, MLP ratio 4)
+The xs shape and the documented recipe (relative to the current xs: 3 layers, n_kv_heads 4, MLP
+ratio 2), all with --short-frac 0.75 --steps 8000 unless noted:
+  python scripts/probe_suite.py --short-frac 0.75 --steps 8000 --cfg '{"n_layers": 2, "n_kv_heads": 2, "mlp_ratio": 4.0}'
+  ... --cfg '{"n_kv_heads": 2}'                     # previous xs with 3 layers, MLP ratio 2
+  ... --cfg '{"n_layers": 2, "n_heads": 8, "mlp_ratio": 4.0}'
+  ... --cfg '{"n_layers": 4, "n_kv_heads": 2, "mlp_ratio": 1.0}'
+  ... --cfg '{"n_heads": 2, "n_kv_heads": 2}'
+  ... (no --cfg: the adopted xs)
+  ... --weights '{"cwe": 2, "filter": 2}'           # and with --steps 12000 (adopted)
+  ... --weights '{"cwe": 3, "filter": 2}' --short-frac 0.6
 """
 from __future__ import annotations
 
