@@ -4,7 +4,8 @@
 Knobs: readout tying, the order-free set loss, curriculum fraction, per-task generator arguments
 and vocabulary fields (for task variants that were probed but not adopted). Nothing is cached.
 
-The probes quoted in recipe.py and the issue notes (1 thread each, two at a time):
+The probes quoted in recipe.py and the issue notes (1 thread each, two at a time). This first
+group ran on the previous xs: add --cfg '{"n_layers": 2, "n_kv_heads": 2, "mlp_ratio": 4.0}'.
   python scripts/probe_suite.py --tasks cwe,filter --lengths 64 --steps 3000 --lr 1e-2 --tied --no-set-loss
   python scripts/probe_suite.py --tasks cwe,filter --lengths 64 --steps 3000 --lr 1e-2 --no-set-loss
   python scripts/probe_suite.py --lengths 64 --steps 3000 --lr 3e-3 --no-set-loss          # and --lr 1e-2
