@@ -50,8 +50,10 @@ def test_tiny_run_records_curves_flips_and_flops(synthetic_text):
     tokens, model_cfg = 2 * 16, build_model("xs", vocab_size=20).cfg
     per_step = 3 * flops_per_token(model_cfg, 17 / 2) * tokens
     assert dense["train_flops"] == pytest.approx(6 * per_step)
-    # mdgf: 1 warm-up + 4 decay steps dense; the final step's N:M layers cost (1/8 + 1/8 + 1)/3
-    nm = 3 * 2 * tokens * (2 * (64 * 64 * 2 + 64 * 32 * 2 + 64 * 256 * 2))
+    # mdgf: 1 warm-up + 4 decay steps dense; the final step's N:M layers cost (1/8 + 1/8 + 1)/3.
+    # xs: 3 layers of q, k, v, o (64 x 64 each) and an MLP 64 -> 128 -> 64.
+    assert (model_cfg.n_layers, model_cfg.n_kv_heads * model_cfg.head_dim, model_cfg.d_mlp) == (3, 64, 128)
+    nm = 3 * 2 * tokens * (3 * (64 * 64 * 4 + 64 * 128 * 2))
     final = per_step - nm + nm * (1 / 8 + 1 / 8 + 1) / 3
     assert mdgf["train_flops"] == pytest.approx(5 * per_step + final)
     assert [p[1] for p in mdgf["phases"]] == ["dense", "decay", "final"]
