@@ -1,7 +1,7 @@
 """environment.yml stays in sync with pyproject.toml."""
-from pathlib import Path
 import re
 import tomllib
+from pathlib import Path
 
 import yaml
 

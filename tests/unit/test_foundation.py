@@ -17,19 +17,17 @@ def test_atomic_dir_failure_leaves_previous_content(tmp_path):
     with atomic_dir(final) as d:
         (d / "a.txt").write_text("first")
     assert is_complete(final) and (final / "a.txt").read_text() == "first"
-    with pytest.raises(RuntimeError):
-        with atomic_dir(final) as d:
-            (d / "a.txt").write_text("half")
-            raise RuntimeError("interrupted")
+    with pytest.raises(RuntimeError), atomic_dir(final) as d:
+        (d / "a.txt").write_text("half")
+        raise RuntimeError("interrupted")
     assert (final / "a.txt").read_text() == "first"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging left behind
 
 
 def test_interrupted_first_write_is_not_complete(tmp_path):
     final = tmp_path / "never"
-    with pytest.raises(KeyboardInterrupt):
-        with atomic_dir(final):
-            raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt), atomic_dir(final):
+        raise KeyboardInterrupt
     assert not final.exists() and not is_complete(final)
 
 
