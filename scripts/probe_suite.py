@@ -24,7 +24,9 @@ ratio 2), all with --short-frac 0.75 --steps 8000 unless noted:
   ... --cfg '{"n_layers": 4, "n_kv_heads": 2, "mlp_ratio": 1.0}'
   ... --cfg '{"n_heads": 2, "n_kv_heads": 2}'
   ... (no --cfg: the adopted xs)
-  ... --weights '{"cwe": 2, "filter": 2}'           # and with --steps 12000 (adopted)
+  ... --weights '{"cwe": 2, "filter": 2}'           # and with --steps 12000
+  ... --weights '{"cwe": 2, "filter": 2}' --steps 12000 --short-frac 0.6   # adopted: measured with
+      the README's `sparselab train` command (same recipe, cached)
   ... --weights '{"cwe": 3, "filter": 2}' --short-frac 0.6
 """
 from __future__ import annotations
