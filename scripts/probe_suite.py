@@ -25,9 +25,9 @@ ratio 2), all with --short-frac 0.75 --steps 8000 unless noted:
   ... --cfg '{"n_heads": 2, "n_kv_heads": 2}'
   ... (no --cfg: the adopted xs)
   ... --weights '{"cwe": 2, "filter": 2}'           # and with --steps 12000
-  ... --weights '{"cwe": 2, "filter": 2}' --steps 12000 --short-frac 0.6   # adopted: measured with
-      the README's `sparselab train` command (same recipe, cached)
   ... --weights '{"cwe": 3, "filter": 2}' --short-frac 0.6
+The adopted recipe (--steps 12000 --short-frac 0.6, weights cwe=2 and filter=2) was chosen and
+measured with the README's `sparselab train` command, not with this script.
 """
 from __future__ import annotations
 
