@@ -5,6 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PROFILE ?= full
 NB ?= 00
+EXECUTOR ?=
+SCHEDULER ?=
+# sweeps: EXECUTOR=serial|local|dask, SCHEDULER=tcp://host:8786 (empty: the profile's choice)
+SWEEP_OPTS := $(if $(EXECUTOR),--executor $(EXECUTOR)) $(if $(SCHEDULER),--scheduler $(SCHEDULER))
 STAMP := $(VENV)/.setup-done
 
 .DEFAULT_GOAL := help
@@ -19,6 +23,7 @@ help: ## show this help
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 	@echo
 	@echo "Variables: PROFILE=smoke|full (default full: reports/; smoke: build/reports/), NB=00|01|..."
+	@echo "           EXECUTOR=serial|local|dask, SCHEDULER=tcp://host:8786 (how sweeps run their cells)"
 
 setup: $(STAMP) ## create .venv, install pinned deps (CPU torch), register the 'sparselab' Jupyter kernel
 
@@ -37,10 +42,10 @@ test-slow: setup ## slow tests: real-data golden numbers, every notebook under p
 	$(PY) -m pytest -m "slow" -q
 
 reports: setup ## run every notebook with PROFILE and render reports + index.html
-	$(PY) -m sparselab report run all --profile $(PROFILE)
+	$(PY) -m sparselab report run all --profile $(PROFILE) $(SWEEP_OPTS)
 
-report: setup ## run one notebook: make report NB=03 PROFILE=smoke
-	$(PY) -m sparselab report run $(NB) --profile $(PROFILE)
+report: setup ## run one notebook: make report NB=03 PROFILE=smoke [EXECUTOR=dask]
+	$(PY) -m sparselab report run $(NB) --profile $(PROFILE) $(SWEEP_OPTS)
 
 lab: setup ## open JupyterLab on notebooks/ with the sparselab kernel
 	$(VENV)/bin/jupyter lab notebooks/

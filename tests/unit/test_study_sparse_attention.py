@@ -39,21 +39,39 @@ def test_tiny_grid_runs_and_reuses_cached_cells(cache, monkeypatch):
     sparse = [r for r in rows if r["level"] == 4.0]
     assert all(r["prefill_effective"] > 0 for r in sparse if r["method"] == "vertical_slash")
     assert all(r["decode_effective"] > 0 for r in sparse if r["phase"] == "decode")
-    n_dirs = len(list((cache / "sparse_attention").iterdir()))
-    assert n_dirs == 1 + 4  # dense + one per sparse cell; level-1 cells are not stored
+    n_files = len(list((cache / "cells" / grid.STAGE).glob("*.json")))
+    assert n_files == 1 + 4  # dense + one per sparse cell; level-1 cells are not stored
 
     def boom(*a, **k):
         raise AssertionError("a cached cell was recomputed")
 
-    monkeypatch.setattr(grid, "build_method", boom)
+    monkeypatch.setattr(grid, "score", boom)
     assert _unit(cells) == rows
 
 
 def test_kernel_backend_matches_torch(cache):
     cells = [grid.Cell("prefill", "dense", 1.0), grid.Cell("prefill", "block_sparse", 4.0)]
     a = _unit(cells, "torch")
-    b = _unit(cells, "kernel")  # same cache key: backend is not part of the result's identity
-    assert a == b
+    b = _unit(cells, "kernel")  # the backend is part of a layout method's cell: computed again
+    assert len(list((cache / "cells" / grid.STAGE).glob("*.json"))) == 3  # dense shared
+    assert [r["scores"] for r in a] == [r["scores"] for r in b]
+    for ra, rb in zip(a, b):  # equal within fp32 tolerance, not bit for bit
+        assert rb["prefill_effective"] == pytest.approx(ra["prefill_effective"], abs=1e-6)
+
+
+def test_score_cell_loads_the_trained_model_like_the_driver(cache):
+    """A worker's cell function (model from its checkpoint) gives the driver's numbers."""
+    from sparselab.models.recipe import SuiteRecipe, train_suite_model
+    from sparselab.models.trainer import TrainConfig
+
+    recipe = SuiteRecipe(model="xs", tasks="niah_single", lengths=(64,),
+                         train=TrainConfig(steps=2, batch_size=2, warmup=1, seed=0))
+    model, _ = __import__("sparselab.models.recipe", fromlist=["load_model"]).load_model(
+        train_suite_model(recipe, progress=False))
+    task = build_tasks(["niah_single"], 64)[0]
+    cell = grid.sweep_cell("xs", recipe.to_dict(), 64, task.key,
+                           grid.Cell("decode", "quest", 4.0), 3, FLEX)
+    assert grid.score_cell(cell) == grid.score(model, task, cell)
 
 
 def test_decode_after_prefill_equals_generate():

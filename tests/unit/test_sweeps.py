@@ -175,3 +175,51 @@ def test_local_processes_equal_serial_with_one_thread_each(tmp_path, monkeypatch
     assert all(i["threads"]["torch"] == 1 and i["threads"]["numba"] == 1 for i in infos)
     assert all(p.endswith("=1") for i in infos for p in i["threads"]["pools"])
     assert {i["pid"] for i in infos} - {__import__("os").getpid()}  # ran in other processes
+
+
+def test_report_cli_selects_the_executor_and_scheduler():
+    from sparselab.cli import build_parser
+    from sparselab.reports.cli import sweep_overrides
+
+    def opts(*argv):
+        return sweep_overrides(build_parser().parse_args(["report", "run", "04", *argv]))
+
+    assert opts() == {}
+    assert opts("--executor", "dask") == {"executor": "dask"}
+    assert opts("--scheduler", "tcp://127.0.0.1:8786") == {"executor": "dask",
+                                                           "scheduler": "tcp://127.0.0.1:8786"}
+    with pytest.raises(ValueError, match="--scheduler needs --executor dask"):
+        opts("--executor", "serial", "--scheduler", "tcp://127.0.0.1:8786")
+
+
+def test_overrides_must_name_notebook_parameters(tmp_path):
+    from sparselab.reports.runner import with_overrides
+
+    nb = tmp_path / "99_toy.ipynb"
+    assert with_overrides({"executor": "local", "x": 1}, {"executor": "dask"}, nb) == {
+        "executor": "dask", "x": 1}
+    with pytest.raises(ValueError, match="99_toy.ipynb has no parameter 'executor'"):
+        with_overrides({"x": 1}, {"executor": "dask"}, nb)
+
+
+def test_make_report_passes_executor_and_scheduler():
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    if not shutil.which("make"):
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run(["make", "-n", "report", "NB=04", "PROFILE=smoke", "EXECUTOR=dask",
+                          "SCHEDULER=tcp://127.0.0.1:8786"], cwd=root, capture_output=True,
+                         text=True, timeout=60, check=True).stdout
+    assert ("sparselab report run 04 --profile smoke --executor dask "
+            "--scheduler tcp://127.0.0.1:8786") in out
+
+
+def test_sweep_check_command_compares_a_backend_with_serial(cache, capsys):
+    from sparselab.cli import main
+
+    assert main(["sweep", "check", "--executor", "serial", "--cells", "2"]) == 0
+    assert "2 demo cells on serial" in capsys.readouterr().out
+    assert not stage_dir("sweep_check").exists()  # a check caches nothing

@@ -10,6 +10,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run.add_argument("notebook", help="'all', a number like 03, or a notebook stem")
     run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
     run.add_argument("--kernel", default="python3", help="Jupyter kernel papermill uses")
+    run.add_argument("--executor", choices=["serial", "local", "dask"], default=None,
+                     help="how sweeps run their cells (default: the profile's, 'local')")
+    run.add_argument("--scheduler", default=None, metavar="ADDR",
+                     help="Dask scheduler address, e.g. tcp://host:8786 (implies --executor dask; "
+                          "default: $SPARSELAB_SCHEDULER, else a local cluster)")
     run.set_defaults(func=_run)
     idx = sub.add_parser("index", help="rewrite the index.html of a reports folder")
     idx.add_argument("--profile", default="full", choices=["smoke", "full"])
@@ -17,10 +22,22 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
 
 
+def sweep_overrides(args: argparse.Namespace) -> dict:
+    """Notebook parameters set by `--executor` / `--scheduler` (none: the profile's)."""
+    out = {}
+    if args.scheduler and args.executor not in (None, "dask"):
+        raise ValueError(f"--scheduler needs --executor dask, not {args.executor!r}")
+    if args.executor or args.scheduler:
+        out["executor"] = args.executor or "dask"
+    if args.scheduler:
+        out["scheduler"] = args.scheduler
+    return out
+
+
 def _run(args: argparse.Namespace) -> int:
     from .runner import run_reports
 
-    for path in run_reports(args.notebook, args.profile):
+    for path in run_reports(args.notebook, args.profile, sweep_overrides(args)):
         print(f"wrote {path}")
     return 0
 

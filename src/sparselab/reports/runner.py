@@ -72,12 +72,25 @@ def render_html(executed: Path) -> str:
     return body
 
 
-def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> Path:
-    """Execute one notebook under `profile` and write its report folder; returns it."""
+def with_overrides(params: dict, overrides: dict | None, nb: Path) -> dict:
+    """Profile parameters with command-line overrides (e.g. `executor`); an override the
+    notebook does not take raises naming it."""
+    unknown = sorted(set(overrides or {}) - set(params))
+    if unknown:
+        raise ValueError(f"{nb.name} has no parameter {', '.join(map(repr, unknown))}")
+    return {**params, **(overrides or {})}
+
+
+def run_report(which: str, profile: str = "smoke", kernel: str = "python3",
+               overrides: dict | None = None) -> Path:
+    """Execute one notebook under `profile` and write its report folder; returns it.
+
+    `overrides` replaces profile parameters (the CLI's `--executor` / `--scheduler`).
+    """
     import papermill
 
     nb = find_notebook(which)
-    params = load_params(nb, profile)
+    params = with_overrides(load_params(nb, profile), overrides, nb)
     final = output_root(profile) / nb.stem
     clean_stale_staging(final)
     executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
@@ -106,13 +119,13 @@ def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> P
     return final
 
 
-def run_reports(which: str, profile: str) -> list[Path]:
+def run_reports(which: str, profile: str, overrides: dict | None = None) -> list[Path]:
     """`all` or one notebook; stops at the first failure (earlier reports stay written)."""
     targets = list_notebooks() if which == "all" else [find_notebook(which)]
     out = []
     for nb in targets:
         print(f"== {nb.stem} [{profile}]", flush=True)
-        out.append(run_report(nb.stem, profile))
+        out.append(run_report(nb.stem, profile, overrides=overrides))
     index.write_index(output_root(profile))
     if profile == "full":
         index.update_readme(repo_root() / "README.md", output_root(profile))

@@ -48,9 +48,10 @@ def cell_key(cell: Mapping, stage: str, version: int) -> str:
 
 
 def slug(cell: Mapping) -> str:
-    """Readable part of a file name from the cell's scalar values (`xs-L64-mqar-...`)."""
+    """Readable part of a file name: the cell's scalar values in the order the study wrote
+    them (`xs-length=64-mqar-...`); the hash after it is what identifies the cell."""
     parts = []
-    for k in sorted(cell):
+    for k in cell:
         v = cell[k]
         if isinstance(v, bool) or v is None or isinstance(v, (list, dict)):
             continue
@@ -68,7 +69,13 @@ def cell_path(cell: Mapping, stage: str, version: int) -> Path:
 
 
 def read_cell(path: Path, cell: Mapping) -> dict | None:
-    """The cached row of `cell`, or None when absent or not a valid file for this cell.
+    """The cached row of `cell`, or None when absent or not a valid file for this cell."""
+    doc = read_doc(path, cell)
+    return None if doc is None else doc["row"]
+
+
+def read_doc(path: Path, cell: Mapping) -> dict | None:
+    """The whole cell file (`row`, `info`, ...) of `cell`, or None when absent or invalid.
 
     A file whose stored cell differs from `cell` (it cannot happen short of a hash collision or a
     hand edit) or that does not parse is treated as absent, so the cell is recomputed and the
@@ -80,9 +87,12 @@ def read_cell(path: Path, cell: Mapping) -> dict | None:
         return None
     if not isinstance(doc, dict) or doc.get("format") != FORMAT or not isinstance(doc.get("row"), dict):
         return None
-    if canonical(doc.get("cell", {}), str(path)) != canonical(cell):
+    try:
+        if canonical(doc.get("cell", {}), str(path)) != canonical(cell):
+            return None
+    except (TypeError, ValueError):
         return None
-    return doc["row"]
+    return doc
 
 
 def write_cell(path: Path, cell: Mapping, stage: str, version: int, row: dict, info: dict) -> Path:

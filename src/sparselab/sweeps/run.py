@@ -26,11 +26,16 @@ class SweepError(RuntimeError):
 
 @dataclass
 class SweepResult:
-    """Rows in the cells' order (`None` where a cell failed) and the failures by position."""
+    """Rows in the cells' order (`None` where a cell failed) and the failures by position.
+
+    `infos` holds, per cell, where and how it ran (wall and CPU seconds, host, pid, threads):
+    what varies between runs, kept out of the rows so that rows depend only on the cells.
+    """
 
     stage: str
     cells: list[dict]
     rows: list[dict | None]
+    infos: list[dict | None] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)
     cached: int = 0
     computed: int = 0
@@ -73,19 +78,24 @@ def _default_workers(threads: int) -> int:
 
 
 def _bar(total: int, initial: int, desc: str, progress: bool):
-    """One terminal bar over cells. In a papermill kernel, `sys.__stderr__` is the terminal
-    that ran `sparselab report run`, so the bar never lands in the rendered report."""
-    from tqdm import tqdm
+    """One terminal bar over cells: `sparselab.progress.bar` where it exists (it keeps bars out
+    of rendered reports), else tqdm on the process's own stderr (in a papermill kernel
+    `sys.__stderr__` is the runner's terminal, while `sys.stderr` would land in the report)."""
+    kw = {"total": total, "initial": initial, "desc": desc, "unit": "cell",
+          "disable": not progress, "mininterval": 1.0}
+    try:
+        from ..progress import bar
+    except ImportError:
+        from tqdm import tqdm
 
-    stream = sys.__stderr__ or sys.stderr
-    return tqdm(total=total, initial=initial, desc=desc, unit="cell", file=stream,
-                disable=not progress, dynamic_ncols=True, mininterval=1.0)
+        return tqdm(file=sys.__stderr__ or sys.stderr, **kw)
+    return bar(**kw)
 
 
 def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage: str,
               version: int = 1, executor: str = "local", scheduler: str | None = None,
               threads: int = 1, workers: int | None = None, desc: str | None = None,
-              errors: str = "raise", progress: bool = True) -> SweepResult:
+              errors: str = "raise", progress: bool = True, cache: bool = True) -> SweepResult:
     """Run `fn(cell) -> row` over every cell; finished cells come from the cell cache.
 
     Args:
@@ -100,6 +110,8 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
             backend); workers: processes (default: cores // threads).
         errors: "raise" (default) raises `SweepError` listing failed cells after every other
             cell finished; "keep" returns them in `errors` (and as `error` in `frame()`).
+        cache: False runs every cell and writes no cell file (for a function that caches its
+            own output, e.g. a model checkpoint).
 
     Returns:
         `SweepResult` with rows in the cells' order, never in completion order.
@@ -113,13 +125,14 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
         _cells.canonical(c, f"sweep {stage!r}, cell {i}")
     cells = [dict(c) for c in cells]
     paths = [_cells.cell_path(c, stage, version) for c in cells]  # validates every cell first
-    result = SweepResult(stage, cells, [None] * len(cells))
+    result = SweepResult(stage, cells, [None] * len(cells), [None] * len(cells))
     first: dict[Path, int] = {}  # equal cells: the first position runs, the others copy it
     todo = []
     for i, (cell, path) in enumerate(zip(cells, paths)):
-        row = _cells.read_cell(path, cell)
-        if row is not None:
-            result.rows[i], result.cached = row, result.cached + 1
+        doc = _cells.read_doc(path, cell) if cache else None
+        if doc is not None:
+            result.rows[i], result.infos[i] = doc["row"], doc.get("info") or {}
+            result.cached += 1
         elif path not in first:
             first[path] = i
             todo.append((i, cell))
@@ -132,8 +145,9 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
             else:
                 info = {**outcome["info"], "executor": executor,
                         "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-                _cells.write_cell(paths[i], cells[i], stage, version, outcome["row"], info)
-                result.rows[i] = outcome["row"]
+                if cache:
+                    _cells.write_cell(paths[i], cells[i], stage, version, outcome["row"], info)
+                result.rows[i], result.infos[i] = outcome["row"], info
                 result.computed += 1
             bar.update()
             if result.errors:
@@ -165,7 +179,7 @@ def _fill_duplicates(result: SweepResult, paths: list[Path], first: dict[Path, i
     for i, path in enumerate(paths):
         j = first.get(path)
         if j is not None and j != i and result.rows[i] is None:
-            result.rows[i] = result.rows[j]
+            result.rows[i], result.infos[i] = result.rows[j], result.infos[j]
             if j in result.errors:
                 result.errors[i] = result.errors[j]
 

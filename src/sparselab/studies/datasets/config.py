@@ -13,3 +13,5 @@ class Config(StudyConfig):
     collections: list = field(default_factory=lambda: ["adi", "cranfield"])
     texts: list = field(default_factory=lambda: ["tinystories-sample"])
     max_length: int = 600  # words; longer documents are clipped in the length histograms
+    executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
+    scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

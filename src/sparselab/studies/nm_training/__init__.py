@@ -30,8 +30,11 @@ from .pipeline import (
     plot_flops,
     results_frame,
     run,
+    run_cell,
     run_specs,
     schedule_flops,
+    spec_cell,
+    sweep,
     table_flips,
     table_iso_flops,
     table_matched_flops,
@@ -39,4 +42,4 @@ from .pipeline import (
     train_run,
 )
 
-__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "findings", "flip_frame", "headline", "iso_flops_specs", "metrics", "model_config", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run"]
+__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "findings", "flip_frame", "headline", "iso_flops_specs", "metrics", "model_config", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_cell", "run_specs", "schedule_flops", "spec_cell", "sweep", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run"]

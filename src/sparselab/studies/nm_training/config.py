@@ -26,3 +26,5 @@ class Config(StudyConfig):
     flip_every: int = 5
     iso_flops_patterns: list = field(default_factory=list)
     workers: int = 2
+    executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
+    scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

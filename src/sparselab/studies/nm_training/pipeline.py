@@ -8,11 +8,8 @@ of steps and is cached on its own, so a sweep resumes and reruns are instant.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, replace
-from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
@@ -62,7 +59,8 @@ class RunSpec:
 def run_specs(cfg: Config) -> list[RunSpec]:
     """The grid: every sparse recipe x pattern x seed, and `dense` once per seed."""
     shared = {k: v for k, v in cfg.to_dict().items()
-              if k not in ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns")}
+              if k not in ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns",
+                           "executor", "scheduler")}
     specs = []
     for seed in cfg.seeds:
         for recipe in cfg.recipes:
@@ -196,30 +194,47 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
             "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
 
 
-def cached_run(spec: RunSpec) -> dict:
-    """`train_run` cached under `cache_path(STAGE, slug, spec)`; reused when complete."""
-    from ...cache import atomic_dir, cache_path, is_complete
+TIMING = ("wall_s", "cpu_s")  # measured by the sweep, kept out of a cell's row (they vary)
 
-    key = {**asdict(spec), "model_config": model_config(spec, char_vocab_size())}
-    folder = cache_path(STAGE, spec.slug(), key)
-    if is_complete(folder):
-        return json.loads((folder / "result.json").read_text())
+
+def spec_cell(spec: RunSpec) -> dict:
+    """A run as a sweep cell: its spec and resolved model config (so a change to the model
+    family retrains instead of reusing stale runs)."""
+    return {**asdict(spec), "model_config": model_config(spec, char_vocab_size())}
+
+
+def run_cell(cell: dict) -> dict:
+    """Sweep cell function: train the run `cell` describes; its record without timings."""
+    spec = RunSpec(**{k: v for k, v in cell.items() if k != "model_config"})
     record = train_run(spec)
-    with atomic_dir(folder) as tmp:
-        (tmp / "result.json").write_text(json.dumps(record, indent=1, sort_keys=True))
-    return record
+    return {k: v for k, v in record.items() if k not in TIMING}
+
+
+def sweep(specs: list[RunSpec], executor: str = "local", scheduler: str = "",
+          workers: int | None = None, progress: bool = True) -> list[dict]:
+    """Records of `specs` (trained, or read from cells/nm_training/), with the sweep's timings."""
+    from ...sweeps import run_sweep
+
+    res = run_sweep(run_cell, [spec_cell(s) for s in specs], stage=STAGE, version=VERSION,
+                    executor=executor, scheduler=scheduler, threads=1, workers=workers,
+                    desc="study 04 runs", progress=progress)
+    return [{**row, **{k: (info or {}).get(k, float("nan")) for k in TIMING}}
+            for row, info in zip(res.rows, res.infos)]
+
+
+def cached_run(spec: RunSpec) -> dict:
+    """One run, trained in this process or read from the cell cache."""
+    return sweep([spec], executor="serial", progress=False)[0]
 
 
 def run(cfg: Config) -> pd.DataFrame:
-    """Train (or load) every run of the grid; one row per run with its record."""
-    from tqdm.auto import tqdm
+    """Train (or load) every run of the grid; one row per run with its record.
 
+    Runs go through `sparselab.sweeps` (`cfg.executor`: serial, local processes or Dask), one
+    torch thread each, so the numbers do not depend on the backend.
+    """
     specs = run_specs(cfg) + iso_flops_specs(cfg)
-    if cfg.workers > 1:
-        with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
-            records = list(tqdm(pool.map(cached_run, specs), total=len(specs), desc="runs"))
-    else:
-        records = [cached_run(s) for s in tqdm(specs, desc="runs")]
+    records = sweep(specs, cfg.executor, cfg.scheduler, cfg.workers)
     return results_frame(records, cfg.steps)
 
 
@@ -236,7 +251,7 @@ def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame
         rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
                      "steps": s["steps"], "extended": steps is not None and s["steps"] != steps,
                      "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
-                     "train_flops": r["train_flops"], "wall_s": r["wall_s"],
+                     "train_flops": r["train_flops"], "wall_s": r.get("wall_s", float("nan")),
                      "cpu_s": r.get("cpu_s", float("nan")), "record": r})
     return pd.DataFrame(rows)
 

@@ -26,3 +26,5 @@ class Config(StudyConfig):
     significance: float = 0.05
     latency_dataset: str = "cranfield"
     latency_queries: int = 20
+    executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
+    scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

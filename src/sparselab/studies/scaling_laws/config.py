@@ -17,3 +17,5 @@ class Config(StudyConfig):
     exclude_methods: list = field(default_factory=lambda: ["dense", "oracle_topk"])
     min_dense_accuracy: float = 0.0
     target_errors: list = field(default_factory=lambda: [0.1, 0.25])
+    executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
+    scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

@@ -10,7 +10,7 @@ the length grows (power-law exponent < 1: sub-linear).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -59,7 +59,9 @@ def run(cfg: Config) -> Results:
     """Study 01's grid (run if not cached) reduced to scaling-law rows."""
     from .. import sparse_attention
 
-    grid = sparse_attention.run(grid_config(cfg.grid))
+    # study 01's grid runs (or is read) with this notebook's sweep executor
+    grid = sparse_attention.run(replace(grid_config(cfg.grid), executor=cfg.executor,
+                                        scheduler=cfg.scheduler))
     return Results(law_data(grid.cells, list(cfg.exclude_methods), cfg.min_dense_accuracy), grid)
 
 

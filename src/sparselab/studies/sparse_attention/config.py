@@ -26,6 +26,8 @@ class Config(StudyConfig):
     flex_alpha: dict = field(default_factory=lambda: {1: 1.0, 2: 0.99, 4: 0.97, 8: 0.93, 16: 0.85, 32: 0.7})
     n_samples: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
     noninferiority: dict = field(default_factory=lambda: {"margin": 0.05, "alpha": 0.05, "min_dense": 0.25})
+    executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
+    scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster
 
     @property
     def margin(self) -> float:

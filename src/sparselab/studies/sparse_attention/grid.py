@@ -14,6 +14,7 @@ interrupted sweep resumes and a rerun is instant. All samples of a cell go throu
 """
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -23,10 +24,10 @@ import numpy as np
 import torch
 
 from ...attention import DECODE, PREFILL, params_for_length
-from ...cache import atomic_dir, cache_path, is_complete
+from ...cache import is_complete
 from ...models.lm import TinyLM, flops_per_token, prefill_flops
 
-VERSION = 2  # bump when the scoring protocol changes (invalidates cached cells)
+VERSION = 3  # bump when the scoring protocol changes (invalidates cached cells); 3: sweep cells
 
 
 @dataclass(frozen=True)
@@ -119,14 +120,41 @@ def cell_flops(cfg, length: int, n_new: int, prefill_density: float, decode_dens
     return prefill_flops(cfg, length, prefill_density) + decode
 
 
-def _cell_key(model_key: dict, length: int, task: str, cell: Cell, n: int, kwargs: dict) -> dict:
-    return {"v": VERSION, "model": model_key, "length": length, "task": task, "phase": cell.phase,
-            "method": cell.method, "level": float(cell.level), "n": n, "kwargs": kwargs}
+STAGE = "sparse_attention"  # cells live under <cache>/cells/sparse_attention/
 
 
-def cell_dir(model_key: dict, model_name: str, length: int, task: str, cell: Cell, n: int, kwargs: dict):
-    slug = f"{model_name}-L{length}-{task}-{cell.phase}-{cell.method}-C{cell.level:g}-n{n}"
-    return cache_path("sparse_attention", slug, _cell_key(model_key, length, task, cell, n, kwargs))
+def sweep_cell(model_name: str, model_key: dict, length: int, task: str, cell: Cell, n: int,
+               flex_alpha: dict, backend: str = "torch") -> dict:
+    """One grid point as a `sparselab.sweeps` cell: everything its scores depend on.
+
+    `backend` is part of the cell only where it is used (block-layout prefill methods): the
+    numba kernel equals torch within fp32 tolerance, not bit for bit.
+    """
+    uses_backend = cell.phase == "prefill" and cell.method in LAYOUT_METHODS
+    return {"model": model_name, "length": int(length), "task": task, "phase": cell.phase,
+            "method": cell.method, "level": float(cell.level), "n": int(n),
+            "kwargs": method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha),
+            "backend": backend if uses_backend else None, "model_key": model_key}
+
+
+def unit_cells(model_name: str, model_key: dict, task, n: int, cells: list[Cell],
+               flex_alpha: dict, backend: str = "torch") -> list[dict]:
+    """The sweep cells one (model, length, task) needs: dense once, then every sparse level
+    (level 1 is dense for every method, so those rows are served by the dense cell)."""
+    todo = [DENSE] + [c for c in cells if c.level != 1 and c != DENSE]
+    return [sweep_cell(model_name, model_key, task.length, task.key, c, n, flex_alpha, backend)
+            for c in todo]
+
+
+def unit_rows(cells: list[Cell], records: list[dict]) -> list[dict]:
+    """Rows in `cells`' order from the records of `unit_cells` (same order)."""
+    todo = [DENSE] + [c for c in cells if c.level != 1 and c != DENSE]
+    by_cell = dict(zip(todo, records))
+    return [{"phase": c.phase, "method": c.method, "level": float(c.level),
+             **(by_cell[DENSE] if c.level == 1 else by_cell[c])} for c in cells]
+
+
+DENSE = Cell("prefill", "dense", 1.0)
 
 
 def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
@@ -137,47 +165,68 @@ def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
             "decode_effective": dec_stats.get("effective_sparsity", 0.0)}
 
 
+@torch.no_grad()
+def score(model: TinyLM, task, cell: dict) -> dict:
+    """Score one sweep cell's `n` held-out samples (all in one batch) with `model`.
+
+    Prefill cells run the method in the prefill and decode densely; decode cells prefill
+    densely and run the method at every generated token.
+    """
+    length, n, kw = cell["length"], cell["n"], dict(cell["kwargs"])
+    samples = [task.sample(i, "test") for i in range(n)]
+    x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
+    n_new, eos = task.max_answer_len(), task.vocab.eos
+    if cell["backend"] is not None:
+        kw["backend"] = cell["backend"]
+    if cell["phase"] == "prefill":
+        pm = PREFILL.get(cell["method"])(**kw)
+        ids, info = model.generate(x, n_new, prefill=pm, decode=DECODE.get("dense")(), eos=eos)
+        pre_stats, dec_stats = info["prefill"], {}
+    else:
+        pre = model.prefill(x, PREFILL.get("dense")(), obs_window=length)
+        ids, dec_stats = decode_after_prefill(model, pre, length, n_new, DECODE.get(cell["method"])(**kw))
+        pre_stats = {}
+    return _record([task.score(r, s) for r, s in zip(ids.numpy(), samples)], pre_stats, dec_stats)
+
+
+def score_cell(cell: dict) -> dict:
+    """Sweep cell function (runs in any worker): load the cell's trained model and task, score.
+
+    The model is read from its checkpoint in the cell cache (`models/`), which the study trains
+    before the grid; a worker on another machine needs that folder on a shared file system.
+    """
+    return score(_model(json.dumps(cell["model_key"], sort_keys=True)),
+                 _task(cell["task"], cell["length"]), cell)
+
+
+@functools.lru_cache(maxsize=8)  # a worker scores many cells of one model: load it once
+def _model(model_key: str) -> TinyLM:
+    from ...models.recipe import load_model, recipe_from_meta, suite_model_path
+
+    folder = suite_model_path(recipe_from_meta({"recipe": json.loads(model_key)}))
+    if not is_complete(folder):
+        raise FileNotFoundError(f"no trained model at {folder} (the study trains its models "
+                                f"before the grid; is the cache folder shared with this worker?)")
+    return load_model(folder)[0]
+
+
+@functools.lru_cache(maxsize=64)
+def _task(key: str, length: int):
+    from ...tasks.suite import build_tasks
+
+    return build_tasks([key], int(length))[0]
+
+
 def evaluate_unit(model: TinyLM, model_name: str, model_key: dict, task, n: int, cells: list[Cell],
                   flex_alpha: dict, backend: str = "torch") -> list[dict]:
-    """Rows (one per cell) for one (model, length, task): cached cells are read, others run."""
-    length = task.length
-    dense_cell = Cell("prefill", "dense", 1.0)
-    todo, rows = {}, {}
-    for cell in [dense_cell, *cells]:
-        if cell.level == 1 and cell != dense_cell:
-            continue  # filled from the dense run below
-        kw = method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha)
-        path = cell_dir(model_key, model_name, length, task.key, cell, n, kw)
-        if is_complete(path):
-            rows[cell] = json.loads((path / "cell.json").read_text())
-        else:
-            todo[cell] = path
-    if todo:
-        samples = [task.sample(i, "test") for i in range(n)]
-        x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
-        n_new, eos = task.max_answer_len(), task.vocab.eos
-        dense_pre = None
-        for cell, path in todo.items():
-            if cell.phase == "prefill":
-                pm = build_method("prefill", cell.method, cell.level, length, flex_alpha, backend)
-                ids, info = model.generate(x, n_new, prefill=pm, decode=DECODE.get("dense")(), eos=eos)
-                pre_stats, dec_stats = info["prefill"], {}
-            else:
-                if dense_pre is None:
-                    dense_pre = model.prefill(x, PREFILL.get("dense")(), obs_window=length)
-                dm = build_method("decode", cell.method, cell.level, length, flex_alpha)
-                ids, dec_stats = decode_after_prefill(model, dense_pre, length, n_new, dm)
-                pre_stats = {}
-            rec = _record([task.score(r, s) for r, s in zip(ids.numpy(), samples)], pre_stats, dec_stats)
-            with atomic_dir(path) as tmp:
-                (tmp / "cell.json").write_text(json.dumps(rec))
-            rows[cell] = rec
-    base = rows[dense_cell]
-    out = []
-    for cell in cells:
-        rec = base if cell.level == 1 else rows[cell]
-        out.append({"phase": cell.phase, "method": cell.method, "level": float(cell.level), **rec})
-    return out
+    """Rows (one per cell) for one (model, length, task) scored in this process with `model`
+    (cached as sweep cells; the study itself sweeps every unit at once with `score_cell`)."""
+    from ...sweeps import run_sweep
+
+    todo = unit_cells(model_name, model_key, task, n, cells, flex_alpha, backend)
+    res = run_sweep(functools.partial(score, model, task), todo, stage=STAGE, version=VERSION,
+                    executor="serial", progress=False)
+    return unit_rows(cells, res.rows)
 
 
 def summarise_row(row: dict, cfg, length: int, n_new: int) -> dict:

@@ -20,7 +20,16 @@ from .figures import (  # noqa: F401  (re-exported for the notebook)
     plot_max_compression,
     plot_sparsity,
 )
-from .grid import Cell, evaluate_unit, summarise_row
+from .grid import (  # noqa: F401  (evaluate_unit re-exported)
+    STAGE,
+    VERSION,
+    Cell,
+    evaluate_unit,
+    score_cell,
+    summarise_row,
+    unit_cells,
+    unit_rows,
+)
 from .stats import max_compression, mean_ci
 
 # Block-layout prefill methods run on the numba CPU kernel (equal to torch within fp32
@@ -52,14 +61,36 @@ def recipe_for(cfg: Config, name: str):
                        short_frac=float(cfg.train_short_frac))
 
 
-def train_models(cfg: Config) -> dict:
-    """{name: (model, meta, recipe dict)}: each trained once and cached under cache/models/."""
-    from ...models.recipe import load_model, train_suite_model
+MODEL_STAGE = "sparse_attention_models"
 
+
+def train_model_cell(cell: dict) -> dict:
+    """Sweep cell function: train one family member (`SuiteRecipe.to_dict()`) into the model
+    cache (`models/`, which keeps it: the sweep does not cache these cells)."""
+    from ...models.recipe import recipe_from_meta, train_suite_model
+
+    folder = train_suite_model(recipe_from_meta({"recipe": cell}), progress=False)
+    return {"checkpoint": folder.name}
+
+
+def train_models(cfg: Config, progress: bool = True) -> dict:
+    """{name: (model, meta, recipe dict)}: each trained once and cached under cache/models/.
+
+    Models not trained yet are trained as one sweep (`cfg.executor`), one torch thread each.
+    """
+    from ...cache import is_complete
+    from ...models.recipe import load_model, suite_model_path
+    from ...sweeps import run_sweep
+
+    recipes = {name: recipe_for(cfg, name) for name in cfg.models}
+    missing = [r.to_dict() for r in recipes.values() if not is_complete(suite_model_path(r))]
+    if missing:
+        run_sweep(train_model_cell, missing, stage=MODEL_STAGE, executor=cfg.executor,
+                  scheduler=cfg.scheduler, threads=1, cache=False, desc="study 01 models",
+                  progress=progress)
     out = {}
-    for name in cfg.models:
-        recipe = recipe_for(cfg, name)
-        folder = train_suite_model(recipe, progress=False)
+    for name, recipe in recipes.items():
+        folder = suite_model_path(recipe)
         model, meta = load_model(folder)
         info = folder / "recipe.json"
         if info.exists():  # the training history lives next to the checkpoint
@@ -80,27 +111,33 @@ def grid_cells(cfg: Config) -> list[Cell]:
 
 
 def run(cfg: Config, progress: bool = True) -> Results:
-    """Train (or load) the models and evaluate every grid cell (cached per cell)."""
+    """Train (or load) the models and evaluate every grid cell (one `sparselab.sweeps` sweep,
+    `cfg.executor`; one torch thread per cell, so the numbers do not depend on the backend)."""
     import torch
-    from tqdm.auto import tqdm
 
+    from ...sweeps import run_sweep
     from ...tasks.suite import build_tasks
 
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
-    models = train_models(cfg)
+    models = train_models(cfg, progress)
     cells, rows, fam = grid_cells(cfg), [], []
     units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
-    bar = tqdm(total=len(units) * len(cfg.tasks), desc="grid units", disable=not progress, mininterval=30)
+    plan, todo = [], []  # plan: (model, length, task, first sweep cell, number of cells)
     for name, length in units:
-        model, meta, key = models[name]
+        key = models[name][2]
         for task in build_tasks(list(cfg.tasks), int(length)):
-            for r in evaluate_unit(model, name, key, task, int(cfg.n_samples[name]), cells, cfg.flex_alpha,
-                                      PREFILL_BACKEND):
-                r = summarise_row(r, model.cfg, int(length), task.max_answer_len())
-                rows.append({"model": name, "n_params": model.n_params(), "length": int(length),
-                             **task.labels(), **r})
-            bar.update()
-    bar.close()
+            unit = unit_cells(name, key, task, int(cfg.n_samples[name]), cells, cfg.flex_alpha,
+                              PREFILL_BACKEND)
+            plan.append((name, int(length), task, len(todo), len(unit)))
+            todo += unit
+    res = run_sweep(score_cell, todo, stage=STAGE, version=VERSION, executor=cfg.executor,
+                    scheduler=cfg.scheduler, threads=1, desc="study 01 grid", progress=progress)
+    for name, length, task, start, k in plan:
+        model = models[name][0]
+        for r in unit_rows(cells, res.rows[start:start + k]):
+            r = summarise_row(r, model.cfg, length, task.max_answer_len())
+            rows.append({"model": name, "n_params": model.n_params(), "length": length,
+                         **task.labels(), **r})
     for name, (model, meta, _) in models.items():
         fam.append({"model": name, "n_params": model.n_params(), "d_model": model.cfg.d_model,
                     "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[name]),
