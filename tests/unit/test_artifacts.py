@@ -299,3 +299,44 @@ def test_report_run_sets_the_artifact_mode_by_profile(monkeypatch):
     with artifact_mode("full") as m:
         assert m == "fresh"
     assert build_mod.current_mode() == "fresh"
+
+
+def test_study01_models_come_from_fp16_artifacts(store, tmp_path, monkeypatch, one_thread):
+    """The proof of the API: study 01's trained models through get_or_build (tiny model)."""
+    from sparselab.models import recipe as recipe_mod
+    from sparselab.models.trainer import TrainConfig
+    from sparselab.studies.sparse_attention import pipeline
+
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(store.root))
+
+    def tiny(cfg, name, lr=3e-3):  # synthetic tasks only, a few steps: no real data, seconds
+        return recipe_mod.SuiteRecipe(model=name, tasks="niah_single", lengths=(32,),
+                                      sources=("synthetic",),
+                                      train=TrainConfig(steps=int(cfg.train_steps[name]), lr=lr,
+                                                        batch_size=2, warmup=1, seed=0))
+
+    monkeypatch.setattr(pipeline, "recipe_for", tiny)
+    cfg = pipeline.Config.from_overrides(models=["xs"], train_steps={"xs": 2})
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
+    model, meta, key = pipeline.train_models(cfg)["xs"]
+    name = f"01_sparse_attention/models/{tiny(cfg, 'xs').slug()}"
+    e = store.entry(name)
+    assert e["kind"] == "checkpoint" and e["path"].endswith(".safetensors")
+    assert e["fingerprint"] == fingerprint(tiny(cfg, "xs").to_dict(), pipeline.MODEL_ARTIFACT_VERSION)
+    assert key["weights"] == "fp16" and meta["history"]
+
+    # from the artifact, with training impossible: the same weights
+    import shutil
+
+    shutil.rmtree(tmp_path / "cache")
+    monkeypatch.setattr(pipeline, "_trained_state", lambda r: 1 / 0)
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "require")
+    again, _, _ = pipeline.train_models(cfg)["xs"]
+    for (k, a), b in zip(model.state_dict().items(), again.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    # a changed recipe (another lr: same slug, so the same name) is refused, naming the command
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
+    monkeypatch.setattr(pipeline, "recipe_for", lambda c, n: tiny(c, n, lr=1e-3))
+    with pytest.raises(ArtifactError, match=r"models/xs-.*another configuration.*train\.lr.*NB=01"):
+        pipeline.train_models(cfg)
