@@ -160,6 +160,9 @@ class ArtifactStore:
             with mf.locked(self.root):
                 data_m = mf.read(self.manifest_path)
                 old = data_m["artifacts"].get(name)
+                if (old and old["path"] == rel and old["sha256"] == sha and final.is_file()
+                        and old["fingerprint"] == entry["fingerprint"]):
+                    return final  # same bytes from the same config: keep the entry (no churn)
                 os.replace(tmp, final)
                 if old and old["path"] != rel:  # same name, other format: drop the old file
                     (self.root / old["path"]).unlink(missing_ok=True)
