@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import math
+import re
+import textwrap
 
 import numpy as np
 import pandas as pd
@@ -375,6 +377,10 @@ def test_to_dict_keys_rounding_and_nan():
     assert tuple(d) == C.RESULT_KEYS
     assert d["estimate"] == 0.333333 and d["ci_low"] is None and d["p_value"] == 0.0123457
     assert C.round_sig({"x": [np.float32(2.0) / 3, np.int64(3)]}) == {"x": [0.666667, 3]}
+    named = C.Claim(id="e", claim="c", paper_value=None, paper_source="s", hypothesis="greater",
+                    estimand="mean nDCG@10 difference, A = RM3, B = BM25")
+    d = C.ClaimResult(named, "inconclusive", "why", est).to_dict()
+    assert d["test"] == "mean nDCG@10 difference, A = RM3, B = BM25: t"
 
 
 def _results():
@@ -457,3 +463,25 @@ def test_judge_refuses_estimates_that_do_not_fit_the_claim():
         C.judge(eq, C.paired_difference(a, b))  # 95 % CI is fine, a two-sided p is not
     with pytest.raises(ValueError, match="margin"):
         C.judge(eq, C.equivalence(a, b, margin=0.05))
+
+
+def test_module_docstring_example_runs(tmp_path):
+    """The API example in sparselab.claims' docstring stays runnable."""
+    blocks = re.findall(r"::\n\n((?:    .*\n|\n)+)", C.__doc__)
+    assert len(blocks) == 2
+    code = "\n".join(textwrap.dedent(b) for b in blocks)
+    rng = np.random.default_rng(14)
+    datasets = ["scifact", "nfcorpus"]
+    both = {ds: rng.uniform(0.3, 0.7, 100) for ds in datasets}
+    post = {ds: both[ds] - 0.03 + rng.normal(0, 0.02, 100) for ds in datasets}
+    a, b = shifted(0.02, n=60, seed=15)
+    env = {"both": both["scifact"], "post": post["scifact"], "both_by": both, "post_by": post,
+           "datasets": datasets, "seed_of_row": np.repeat(np.arange(6), 10), "a": a, "b": b,
+           "CLAIM": claim(), "BIG_MODEL": claim(id="big"), "BOTH_ALL": claim(id="03.both_all"),
+           "writer": ReportWriter(tmp_path)}
+    exec(code, env)  # noqa: S102 -- our own docstring, run to keep it true
+    saved = json.loads((tmp_path / "claims.json").read_text())
+    assert [d["verdict"] for d in saved] == ["agrees", "disagrees", "agrees", "agrees",
+                                             "agrees", "untestable"]
+    assert saved[3]["id"] == "03.both_beats_post/scifact"
+

@@ -97,7 +97,9 @@ def judge_all(claim: Claim, estimates: Mapping[str, Estimate]) -> ClaimResult:
     Agrees only when every cell agrees (each at level alpha: an intersection-union test needs
     no multiplicity correction); disagrees when any cell disagrees after Holm across the cells
     (so one noisy cell of many does not overturn the claim); else inconclusive. The reported
-    estimate is the weakest cell's.
+    estimate is the weakest cell's. Rules that read the CI (equivalence / non-inferiority
+    "disagrees", bootstrap estimates) are not Holm-adjusted: pass `cell_tests` estimates,
+    whose CIs are Bonferroni-widened, to control those too.
     """
     if not estimates:
         raise ValueError(f"judge_all({claim.id}): estimates is empty")

@@ -53,8 +53,10 @@ class Claim:
             "noninferior" (A not worse than B by more than margin; higher is better).
         margin: positive, in the estimate's unit; required for "equivalent" and "noninferior".
         alpha: significance level of the test.
-        unit: unit of the estimate, shown in the table ("nDCG@10", "accuracy points").
-        estimand: what A and B are, in words ("mean paired nDCG@10 difference, A = RM3").
+        unit: unit of the estimate and margin ("nDCG@10", "accuracy points"), for the page's
+            prose and axis labels.
+        estimand: what is estimated, in words ("mean paired nDCG@10 difference, A = RM3,
+            B = BM25"); claims.json shows it in front of the test's name.
     """
 
     id: str
@@ -146,7 +148,7 @@ class ClaimResult:
             "ci_low": None if e is None else float(e.ci_low),
             "ci_high": None if e is None else float(e.ci_high),
             "n": None if n is None else int(n),
-            "test": None if e is None else e.test,
+            "test": None if e is None else (f"{c.estimand}: {e.test}" if c.estimand else e.test),
             "margin": None if c.margin is None else float(c.margin),
             "p_value": None if e is None or e.p_value is None else float(e.p_value),
             "verdict": self.verdict, "reason": self.reason,
