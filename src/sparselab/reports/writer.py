@@ -105,3 +105,9 @@ class ReportWriter:
     def save_table(self, df, name: str) -> Path:
         """A table as tables/<name>.csv (for reviewers who diff numbers)."""
         return atomic_write_bytes(self.root / "tables" / f"{name}.csv", df.to_csv(index=True).encode())
+
+    def save_claims(self, results) -> Path:
+        """The study's tested claims as claims.json (see `sparselab.claims.save_claims`)."""
+        from ..claims import save_claims
+
+        return save_claims(results, self.root)
