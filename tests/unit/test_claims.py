@@ -199,6 +199,23 @@ def test_normal_estimate_against_a_paper_value():
     assert t.p_value == pytest.approx(2 * stats.t.sf(2.5, 4))
 
 
+def test_families_are_adjusted_once():
+    c = claim()
+    cells = {"a": shifted(0.03, seed=90), "b": shifted(0.0, seed=7)}
+    ests = C.cell_tests(cells, c)
+    assert all(e.family == 2 for e in ests.values())
+    with pytest.raises(ValueError, match="already adjusted"):
+        C.holm(ests)
+    r = C.judge_all(c, ests)  # uses the cell_tests p-values, not Holm of Holm
+    assert r.estimate.p_value == ests["b"].p_value and r.verdict == "inconclusive"
+    boot = C.cell_tests(cells, c, test=C.bootstrap_difference)
+    assert boot["a"].ci_level == pytest.approx(0.975) and "Bonferroni over 2" in boot["a"].test
+    assert C.judge_any(c, boot).verdict == "agrees"
+    raw_boot = {k: C.bootstrap_difference(*ab, claim=c) for k, ab in cells.items()}
+    with pytest.raises(ValueError, match="build it with cell_tests"):
+        C.judge_any(c, raw_boot)
+
+
 def test_sign_test_known_counts():
     est = C.sign_test([1, 2, 3, 1, 1, 2, 5, 1, 2, -1, 0])  # 9 wins, 1 loss, 1 tie
     assert est.n == 10 and est.estimate == pytest.approx(0.9)

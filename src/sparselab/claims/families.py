@@ -47,10 +47,13 @@ def holm(estimates: Mapping[str, Estimate]) -> dict[str, Estimate]:
     missing = [k for k, e in estimates.items() if e.p_value is None]
     if missing:
         raise ValueError(f"holm: cells without a p-value: {missing[:5]}")
+    done = [k for k, e in estimates.items() if e.family > 1]
+    if done:
+        raise ValueError(f"holm: cells {done[:5]} are already adjusted over a family")
     keys = list(estimates)
     adj = holm_adjust([estimates[k].p_value for k in keys])
     k = len(keys)
-    return {key: dataclasses.replace(estimates[key], p_value=float(p),
+    return {key: dataclasses.replace(estimates[key], p_value=float(p), family=k,
                                      test=f"{estimates[key].test}, Holm over {k} cells")
             for key, p in zip(keys, adj, strict=True)}
 
@@ -62,15 +65,36 @@ def cell_tests(cells: Mapping[str, tuple], claim: Claim,
     Args:
         cells: {cell key: (a, b)} paired per-unit scores of each cell.
         claim: the claim each cell is judged against (its hypothesis picks the test).
-        test: callable(a, b, claim=...) -> Estimate; `paired_test` by default.
-    Returns {cell key: Estimate}; judge them with `judge_family`.
+        test: callable(a, b, claim=...) -> Estimate; `paired_test` by default, or e.g.
+            `bootstrap_difference` (CI only: the Bonferroni-widened CI is the adjustment).
+    Returns {cell key: Estimate}; judge them with `judge_family`, `judge_all` or `judge_any`.
     """
     if not cells:
         raise ValueError("cell_tests: cells is empty (need at least one cell)")
+    k = len(cells)
     # alpha / k makes each CI a simultaneous (Bonferroni) interval, so "disagrees", which reads
     # the CI, is family-wise controlled too; the p-values themselves do not depend on alpha.
-    per_cell = dataclasses.replace(claim, alpha=claim.alpha / len(cells))
-    return holm({key: test(*ab, claim=per_cell) for key, ab in cells.items()})
+    per_cell = dataclasses.replace(claim, alpha=claim.alpha / k)
+    ests = {key: test(*ab, claim=per_cell) for key, ab in cells.items()}
+    with_p = sum(e.p_value is not None for e in ests.values())
+    if with_p == k:
+        return holm(ests)
+    if with_p == 0:
+        return {key: dataclasses.replace(e, family=k, test=f"{e.test}, Bonferroni over {k} cells")
+                for key, e in ests.items()}
+    raise ValueError(f"cell_tests: {with_p} of {k} cells have a p-value; use one kind of test")
+
+
+def _adjusted(estimates: Mapping[str, Estimate], who: str) -> dict[str, Estimate]:
+    """The family adjusted once: as given when `cell_tests`/`holm` did it, else Holm here."""
+    k = len(estimates)
+    fam = {e.family for e in estimates.values()}
+    if fam == {k}:
+        return dict(estimates)
+    if fam == {1} and all(e.p_value is not None for e in estimates.values()):
+        return holm(estimates)
+    raise ValueError(f"{who}: cannot adjust this family of {k} cells (estimates without a "
+                     f"p-value, or adjusted over {sorted(fam)} cells): build it with cell_tests")
 
 
 def judge_family(claim: Claim, estimates: Mapping[str, Estimate]) -> list[ClaimResult]:
@@ -97,15 +121,14 @@ def judge_all(claim: Claim, estimates: Mapping[str, Estimate]) -> ClaimResult:
     Agrees only when every cell agrees (each at level alpha: an intersection-union test needs
     no multiplicity correction); disagrees when any cell disagrees after Holm across the cells
     (so one noisy cell of many does not overturn the claim); else inconclusive. The reported
-    estimate is the weakest cell's. Rules that read the CI (equivalence / non-inferiority
-    "disagrees", bootstrap estimates) are not Holm-adjusted: pass `cell_tests` estimates,
-    whose CIs are Bonferroni-widened, to control those too.
+    estimate is the weakest cell's. Estimates from `cell_tests` are used as they are (already
+    adjusted; their Bonferroni CIs also control the CI-read rules); raw estimates are
+    Holm-adjusted here, which needs p-values.
     """
     if not estimates:
         raise ValueError(f"judge_all({claim.id}): estimates is empty")
     raw = judge_family(claim, estimates)
-    adjusted = judge_family(claim, holm(estimates)) if all(
-        e.p_value is not None for e in estimates.values()) else raw
+    adjusted = judge_family(claim, _adjusted(estimates, f"judge_all({claim.id})"))
     k, keys = len(raw), list(estimates)
     n_agree = sum(r.verdict == "agrees" for r in raw)
     against = [key for key, r in zip(keys, adjusted, strict=True) if r.verdict == "disagrees"]
@@ -132,7 +155,7 @@ def judge_any(claim: Claim, estimates: Mapping[str, Estimate]) -> ClaimResult:
     """
     if not estimates:
         raise ValueError(f"judge_any({claim.id}): estimates is empty")
-    adjusted = judge_family(claim, holm(estimates))
+    adjusted = judge_family(claim, _adjusted(estimates, f"judge_any({claim.id})"))
     raw = judge_family(claim, estimates)
     k = len(raw)
     hits = [r for r in adjusted if r.verdict == "agrees"]

@@ -101,7 +101,8 @@ class Estimate:
     `estimate` is oriented as A - B (or a statistic of A vs B) with `null` its value under no
     effect (0 for differences, 0.5 for a sign test's proportion). `p_kind` says what the p-value
     tests: "two-sided" (effect = null), "tost" (|effect - null| >= margin) or "noninferior"
-    (effect - null <= -margin); None when only a CI is available (bootstrap).
+    (effect - null <= -margin); None when only a CI is available (bootstrap). `family` > 1
+    marks a p-value / CI already adjusted over that many cells (`holm`, `cell_tests`).
     """
 
     estimate: float
@@ -115,6 +116,7 @@ class Estimate:
     margin: float | None = None
     null: float = 0.0
     extra: dict = field(default_factory=dict)
+    family: int = 1  # cells the p-value / CI are already adjusted over (1: not adjusted)
 
     def __post_init__(self):
         if self.p_kind is not None and self.p_kind not in P_KINDS:
