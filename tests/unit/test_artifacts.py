@@ -247,6 +247,15 @@ def test_verify_fails_on_unlisted_file_and_over_budget(store, capsys):
     assert "100 bytes, over the budget of 50 bytes" in capsys.readouterr().err
 
 
+def test_manifest_path_outside_the_store_is_refused(store):
+    store.save("a", b"x", {}, CMD, 0.0)
+    m = json.loads(store.manifest_path.read_text())
+    m["artifacts"]["a"]["path"] = "../outside"
+    store.manifest_path.write_text(json.dumps(m))
+    with pytest.raises(ArtifactError, match="path leaves"):
+        store.load("a", {})
+
+
 def test_bad_names_are_refused(store):
     for bad in ("../x", "/abs", "a//b", "a/../b", ""):
         with pytest.raises(ValueError, match="artifact name"):

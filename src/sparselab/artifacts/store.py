@@ -96,6 +96,8 @@ class ArtifactStore:
             return f"artifact {name!r}: not in {self.manifest_path}"
         f = self.root / e["path"]
         where = f"artifact {name!r} ({e['path']})"
+        if not f.resolve().is_relative_to(self.root.resolve()):
+            return f"{where}: path leaves {self.root} (edited manifest?)"
         if not f.is_file():
             return f"{where}: file missing"
         size = f.stat().st_size
