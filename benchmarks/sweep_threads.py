@@ -123,13 +123,13 @@ def main() -> None:
     (HERE / "results" / "sweep_threads.json").write_text(json.dumps(
         {"when": stamp, "cores": os.cpu_count(), "loadavg": load, "rows": rows}, indent=1) + "\n")
     lines = ["## Sweep workers: busy threads per core (thread hygiene)", "",
-             f"Machine: {os.cpu_count()} cores; {stamp}; load average before the run "
-             f"{load[0]:.1f} (other jobs share the machine: waiting threads of theirs are not "
-             "counted, only our workers' threads). 2 workers, "
-             f"{args.cells} cells of {args.seconds:g} s of torch + BLAS matmuls; each worker's "
-             "threads sampled every 20 ms from /proc (state R = running or waiting for a core).",
-             "", "| executor | cap per worker | samples | max R threads | mean R threads | "
-             "samples with R > cores | torch threads in cells | CPU s / wall s per cell |",
+             (f"Machine: {os.cpu_count()} cores; {stamp}; load average before the run "
+              f"{load[0]:.1f} (other jobs share the machine: waiting threads of theirs are not "
+              "counted, only our workers' threads). 2 workers, "
+              f"{args.cells} cells of {args.seconds:g} s of torch + BLAS matmuls; each worker's "
+              "threads sampled every 20 ms from /proc (state R = running or waiting for a core)."),
+             "", ("| executor | cap per worker | samples | max R threads | mean R threads | "
+                  "samples with R > cores | torch threads in cells | CPU s / wall s per cell |"),
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['executor']} | {r['cap']} | {r['samples']} | {r['max_running']} | "

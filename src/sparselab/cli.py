@@ -18,6 +18,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "train": "sparselab.models.cli",
     "report": "sparselab.reports.cli",
     "sweep": "sparselab.sweeps.cli",
+    "artifacts": "sparselab.artifacts.cli",
     "bench": {
         "bm25": "sparselab.indexes.bench_bm25",
         "attention": "sparselab.attention.bench",

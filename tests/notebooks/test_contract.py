@@ -98,7 +98,10 @@ def test_notebooks_stay_thin(nb):
         if c["cell_type"] != "code":
             continue
         src = source(c)
-        assert len(src.splitlines()) <= MAX_CELL_LINES, f"{nb.name}: cell too long:\n{src}"
+        # the parameters cell lists every Config field, one per line: it is as long as that
+        is_params = "parameters" in c.get("metadata", {}).get("tags", [])
+        assert is_params or len(src.splitlines()) <= MAX_CELL_LINES, (
+            f"{nb.name}: cell too long:\n{src}")
         tree = ast.parse(src)
         for node in ast.walk(tree):
             assert not isinstance(node, (ast.FunctionDef, ast.ClassDef, ast.Lambda)), (

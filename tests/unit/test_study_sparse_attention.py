@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from sparselab.models.lm import build_model
 from sparselab.studies import sparse_attention as study
@@ -22,6 +23,7 @@ def cache(tmp_path, monkeypatch):
 
 def _unit(cells, backend="torch"):
     task = build_tasks(["niah_single"], 64, sources=("synthetic",))[0]
+    torch.manual_seed(0)  # the same weights every call (cells are keyed by the weights' sha)
     model = build_model("xs", vocab_size=task.vocab.size, d_model=32, n_layers=1, n_heads=2,
                         n_kv_heads=1).eval()
     return grid.evaluate_unit(model, "tiny", {"id": "tiny"}, task, 4, cells, FLEX, backend)
@@ -59,19 +61,27 @@ def test_kernel_backend_matches_torch(cache):
         assert rb["prefill_effective"] == pytest.approx(ra["prefill_effective"], abs=1e-6)
 
 
-def test_score_cell_loads_the_trained_model_like_the_driver(cache):
-    """A worker's cell function (model from its checkpoint) gives the driver's numbers."""
-    from sparselab.models.recipe import SuiteRecipe, train_suite_model
-    from sparselab.models.trainer import TrainConfig
+def test_worker_cell_function_scores_the_published_weights(cache):
+    """A worker's cell function (weights read back by their sha) gives the driver's numbers;
+    altered weights raise instead of scoring."""
+    from sparselab.studies.sparse_attention import workers
 
-    recipe = SuiteRecipe(model="xs", tasks="niah_single", lengths=(64,),
-                         train=TrainConfig(steps=2, batch_size=2, warmup=1, seed=0))
-    model, _ = __import__("sparselab.models.recipe", fromlist=["load_model"]).load_model(
-        train_suite_model(recipe, progress=False))
     task = build_tasks(["niah_single"], 64)[0]
-    cell = grid.sweep_cell("xs", recipe.to_dict(), 64, task.key,
+    model = build_model("xs", vocab_size=task.vocab.size, d_model=32, n_layers=1, n_heads=2,
+                        n_kv_heads=1).eval()
+    sha = workers.publish_weights("tiny", model)
+    assert workers.publish_weights("tiny", model) == sha == workers.weights_sha(model)
+    cell = grid.sweep_cell("tiny", {"id": "tiny"}, sha, 64, task.key,
                            grid.Cell("decode", "quest", 4.0), 3, FLEX)
-    assert grid.score_cell(cell) == grid.score(model, task, cell)
+    workers.load_weights.cache_clear()
+    assert workers.score_cell(cell) == grid.score(model, task, cell)
+    path = next((cache / "cells" / workers.WEIGHTS_STAGE).glob(f"tiny-{sha}.pt"))
+    ck = torch.load(path, weights_only=True)
+    next(iter(ck["state"].values())).add_(1.0)
+    torch.save(ck, path)
+    workers.load_weights.cache_clear()
+    with pytest.raises(ValueError, match="do not match their sha"):
+        workers.score_cell(cell)
 
 
 def test_decode_after_prefill_equals_generate():
@@ -79,7 +89,7 @@ def test_decode_after_prefill_equals_generate():
 
     task = build_tasks(["mqar"], 64, sources=("synthetic",))[0]
     model = build_model("xs", vocab_size=task.vocab.size, n_layers=1).eval()
-    x = __import__("torch").from_numpy(np.stack([task.sample(i, "test").prompt for i in range(3)]))
+    x = torch.from_numpy(np.stack([task.sample(i, "test").prompt for i in range(3)]))
     ref, _ = model.generate(x, 5, prefill=PREFILL.get("dense")(), decode=DECODE.get("quest")(compression=4))
     pre = model.prefill(x, PREFILL.get("dense")(), obs_window=64)
     ids, stats = grid.decode_after_prefill(model, pre, 64, 5, DECODE.get("quest")(compression=4))

@@ -15,7 +15,6 @@ interrupted sweep resumes and a rerun is instant. All samples of a cell go throu
 from __future__ import annotations
 
 import functools
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -24,7 +23,6 @@ import numpy as np
 import torch
 
 from ...attention import DECODE, PREFILL, params_for_length
-from ...cache import is_complete
 from ...models.lm import TinyLM, flops_per_token, prefill_flops
 
 VERSION = 3  # bump when the scoring protocol changes (invalidates cached cells); 3: sweep cells
@@ -123,27 +121,29 @@ def cell_flops(cfg, length: int, n_new: int, prefill_density: float, decode_dens
 STAGE = "sparse_attention"  # cells live under <cache>/cells/sparse_attention/
 
 
-def sweep_cell(model_name: str, model_key: dict, length: int, task: str, cell: Cell, n: int,
-               flex_alpha: dict, backend: str = "torch") -> dict:
+def sweep_cell(model_name: str, model_key: dict, weights: str, length: int, task: str,
+               cell: Cell, n: int, flex_alpha: dict, backend: str = "torch") -> dict:
     """One grid point as a `sparselab.sweeps` cell: everything its scores depend on.
 
-    `backend` is part of the cell only where it is used (block-layout prefill methods): the
-    numba kernel equals torch within fp32 tolerance, not bit for bit.
+    `weights` is the sha of the exact weights scored (`workers.weights_sha`). `backend` is
+    part of the cell only where it is used (block-layout prefill methods): the numba kernel
+    equals torch within fp32 tolerance, not bit for bit.
     """
     uses_backend = cell.phase == "prefill" and cell.method in LAYOUT_METHODS
     return {"model": model_name, "length": int(length), "task": task, "phase": cell.phase,
             "method": cell.method, "level": float(cell.level), "n": int(n),
             "kwargs": method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha),
-            "backend": backend if uses_backend else None, "model_key": model_key}
+            "backend": backend if uses_backend else None, "weights": weights,
+            "model_key": model_key}
 
 
-def unit_cells(model_name: str, model_key: dict, task, n: int, cells: list[Cell],
+def unit_cells(model_name: str, model_key: dict, weights: str, task, n: int, cells: list[Cell],
                flex_alpha: dict, backend: str = "torch") -> list[dict]:
     """The sweep cells one (model, length, task) needs: dense once, then every sparse level
     (level 1 is dense for every method, so those rows are served by the dense cell)."""
     todo = [DENSE] + [c for c in cells if c.level != 1 and c != DENSE]
-    return [sweep_cell(model_name, model_key, task.length, task.key, c, n, flex_alpha, backend)
-            for c in todo]
+    return [sweep_cell(model_name, model_key, weights, task.length, task.key, c, n, flex_alpha,
+                       backend) for c in todo]
 
 
 def unit_rows(cells: list[Cell], records: list[dict]) -> list[dict]:
@@ -189,41 +189,15 @@ def score(model: TinyLM, task, cell: dict) -> dict:
     return _record([task.score(r, s) for r, s in zip(ids.numpy(), samples)], pre_stats, dec_stats)
 
 
-def score_cell(cell: dict) -> dict:
-    """Sweep cell function (runs in any worker): load the cell's trained model and task, score.
-
-    The model is read from its checkpoint in the cell cache (`models/`), which the study trains
-    before the grid; a worker on another machine needs that folder on a shared file system.
-    """
-    return score(_model(json.dumps(cell["model_key"], sort_keys=True)),
-                 _task(cell["task"], cell["length"]), cell)
-
-
-@functools.lru_cache(maxsize=8)  # a worker scores many cells of one model: load it once
-def _model(model_key: str) -> TinyLM:
-    from ...models.recipe import load_model, recipe_from_meta, suite_model_path
-
-    folder = suite_model_path(recipe_from_meta({"recipe": json.loads(model_key)}))
-    if not is_complete(folder):
-        raise FileNotFoundError(f"no trained model at {folder} (the study trains its models "
-                                f"before the grid; is the cache folder shared with this worker?)")
-    return load_model(folder)[0]
-
-
-@functools.lru_cache(maxsize=64)
-def _task(key: str, length: int):
-    from ...tasks.suite import build_tasks
-
-    return build_tasks([key], int(length))[0]
-
-
 def evaluate_unit(model: TinyLM, model_name: str, model_key: dict, task, n: int, cells: list[Cell],
                   flex_alpha: dict, backend: str = "torch") -> list[dict]:
     """Rows (one per cell) for one (model, length, task) scored in this process with `model`
-    (cached as sweep cells; the study itself sweeps every unit at once with `score_cell`)."""
+    (cached as sweep cells; the study sweeps every unit at once with `workers.score_cell`)."""
     from ...sweeps import run_sweep
+    from .workers import weights_sha
 
-    todo = unit_cells(model_name, model_key, task, n, cells, flex_alpha, backend)
+    todo = unit_cells(model_name, model_key, weights_sha(model), task, n, cells, flex_alpha,
+                      backend)
     res = run_sweep(functools.partial(score, model, task), todo, stage=STAGE, version=VERSION,
                     executor="serial", progress=False)
     return unit_rows(cells, res.rows)

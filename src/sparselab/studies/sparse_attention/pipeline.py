@@ -25,17 +25,22 @@ from .grid import (  # noqa: F401  (evaluate_unit re-exported)
     VERSION,
     Cell,
     evaluate_unit,
-    score_cell,
     summarise_row,
     unit_cells,
     unit_rows,
 )
 from .stats import max_compression, mean_ci
+from .workers import publish_weights, score_cell
 
 # Block-layout prefill methods run on the numba CPU kernel (equal to torch within fp32
 # tolerance, tested in test_study_sparse_attention, and faster on this CPU).
 PREFILL_BACKEND = "kernel"
 REAL_METHODS_EXCLUDE = ("dense", "oracle_topk")  # oracle_topk is an upper bound, not a method
+# Trained weights are committed as artifacts in fp16: half the bytes of fp32; the grid scores
+# the fp16-rounded model in every mode, so reports from artifacts and from training agree.
+MODEL_DTYPE = "fp16"
+MODEL_ARTIFACT_VERSION = 1  # bump when what a checkpoint artifact holds changes
+ARTIFACT_COMMAND = "make report NB=01 PROFILE=full"
 
 
 @dataclass
@@ -73,29 +78,53 @@ def train_model_cell(cell: dict) -> dict:
     return {"checkpoint": folder.name}
 
 
-def train_models(cfg: Config, progress: bool = True) -> dict:
-    """{name: (model, meta, recipe dict)}: each trained once and cached under cache/models/.
-
-    Models not trained yet are trained as one sweep (`cfg.executor`), one torch thread each.
-    """
+def pretrain(cfg: Config, progress: bool = True) -> None:
+    """Train the family members that will be built (artifact modes `off` and `fresh` build
+    every model) and are not in cache/models/ yet, as one sweep (`cfg.executor`, one torch
+    thread each); `train_models` then finds their checkpoints."""
+    from ...artifacts.build import current_mode
     from ...cache import is_complete
-    from ...models.recipe import load_model, suite_model_path
+    from ...models.recipe import suite_model_path
     from ...sweeps import run_sweep
 
-    recipes = {name: recipe_for(cfg, name) for name in cfg.models}
-    missing = [r.to_dict() for r in recipes.values() if not is_complete(suite_model_path(r))]
+    if current_mode() not in ("off", "fresh"):
+        return  # committed artifacts decide; whatever is missing is built one by one
+    recipes = [recipe_for(cfg, name) for name in cfg.models]
+    missing = [r.to_dict() for r in recipes if not is_complete(suite_model_path(r))]
     if missing:
         run_sweep(train_model_cell, missing, stage=MODEL_STAGE, executor=cfg.executor,
                   scheduler=cfg.scheduler, threads=1, cache=False, desc="study 01 models",
                   progress=progress)
+
+
+def _trained_state(recipe) -> tuple[dict, dict]:
+    """Train (or take from cache/models/) one family member: `(state_dict, meta)`."""
+    from ...models.recipe import load_model, train_suite_model
+
+    folder = train_suite_model(recipe, progress=False)
+    model, meta = load_model(folder)
+    info = folder / "recipe.json"
+    if info.exists():  # the training history lives next to the checkpoint
+        meta = {**meta, **json.loads(info.read_text())}
+    return model.state_dict(), meta
+
+
+def train_models(cfg: Config) -> dict:
+    """{name: (model, meta, model key)}: each family member's weights come from the committed
+    artifact `01_sparse_attention/models/<slug>` (fp16 safetensors, fingerprinted by the
+    recipe) or are trained and cached; see `sparselab.artifacts` for the modes."""
+    from ...artifacts import get_or_build
+    from ...models.recipe import model_from_state
+
     out = {}
-    for name, recipe in recipes.items():
-        folder = suite_model_path(recipe)
-        model, meta = load_model(folder)
-        info = folder / "recipe.json"
-        if info.exists():  # the training history lives next to the checkpoint
-            meta = {**meta, **json.loads(info.read_text())}
-        out[name] = (model, meta, recipe.to_dict())
+    for name in cfg.models:
+        recipe = recipe_for(cfg, name)
+        state, meta = get_or_build(
+            f"01_sparse_attention/models/{recipe.slug()}", recipe.to_dict(),
+            lambda r=recipe: _trained_state(r), kind="checkpoint", dtype=MODEL_DTYPE,
+            command=ARTIFACT_COMMAND, version=MODEL_ARTIFACT_VERSION)
+        # the grid's cells are scored with these (fp16-stored) weights: part of their cache key
+        out[name] = (model_from_state(state, meta), meta, recipe.to_dict() | {"weights": MODEL_DTYPE})
     return out
 
 
@@ -119,15 +148,17 @@ def run(cfg: Config, progress: bool = True) -> Results:
     from ...tasks.suite import build_tasks
 
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
-    models = train_models(cfg, progress)
+    pretrain(cfg, progress)
+    models = train_models(cfg)
     cells, rows, fam = grid_cells(cfg), [], []
     units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
     plan, todo = [], []  # plan: (model, length, task, first sweep cell, number of cells)
+    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}  # for workers
     for name, length in units:
         key = models[name][2]
         for task in build_tasks(list(cfg.tasks), int(length)):
-            unit = unit_cells(name, key, task, int(cfg.n_samples[name]), cells, cfg.flex_alpha,
-                              PREFILL_BACKEND)
+            unit = unit_cells(name, key, weights[name], task, int(cfg.n_samples[name]), cells,
+                              cfg.flex_alpha, PREFILL_BACKEND)
             plan.append((name, int(length), task, len(todo), len(unit)))
             todo += unit
     res = run_sweep(score_cell, todo, stage=STAGE, version=VERSION, executor=cfg.executor,
