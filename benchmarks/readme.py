@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bm25_vs_bm25s", "splade_encode", "splade_vs_seismic", "attention_cpu", "nm_cpu"]
+ORDER = ["bm25_vs_bm25s", "splade_encode", "splade_vs_seismic", "attention_cpu", "nm_cpu",
+         "sweep_threads"]
 INTRO = """# Benchmarks
 
 Side-by-side performance of sparselab's hot paths against a named peer, measured in one run on
@@ -22,6 +23,7 @@ machine is shared and timings drift between runs. Tests never time anything; the
 | `splade_vs_seismic.py` | exact inverted-index search over SPLADE vectors vs approximate | pyseismic-lsr | |
 | `attention_cpu.py` | block-sparse causal attention kernel vs dense | torch SDPA (dense, causal) | `sparselab bench attention --length L --density D --json` |
 | `nm_cpu.py` | packed N:M matmul vs dense | torch.matmul | `sparselab bench nm --pattern 1:8 --batch 1 --json` |
+| `sweep_threads.py` | busy threads of sweep workers (local, Dask) with the per-worker thread cap | the same workers uncapped | |
 
 Run one with `.venv/bin/python benchmarks/<script>.py`, all with `make bench`, then
 `.venv/bin/python benchmarks/readme.py` to refresh this page.

@@ -7,7 +7,7 @@ import threading
 import pandas as pd
 import pytest
 
-from sparselab.sweeps import SweepError, cell_path, run_sweep, stage_dir
+from sparselab.sweeps import SweepError, SweepTimeout, cell_path, run_sweep, stage_dir
 from sparselab.sweeps.cells import read_cell, write_cell
 from sparselab.sweeps.demo import demo_cell
 from sparselab.sweeps.threads import limited
@@ -169,7 +169,8 @@ def test_local_processes_equal_serial_with_one_thread_each(tmp_path, monkeypatch
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "serial"))
     ref = serial(cs)
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "local"))
-    res = run_sweep(demo_cell, cs, stage="t", executor="local", workers=2, progress=False)
+    res = run_sweep(demo_cell, cs, stage="t", executor="local", workers=2, progress=False,
+                    timeout=600)
     assert res.computed == 4 and res.rows == ref.rows
     infos = [json.loads(cell_path(c, "t", 1).read_text())["info"] for c in cs]
     assert all(i["threads"]["torch"] == 1 and i["threads"]["numba"] == 1 for i in infos)
@@ -223,3 +224,25 @@ def test_sweep_check_command_compares_a_backend_with_serial(cache, capsys):
     assert main(["sweep", "check", "--executor", "serial", "--cells", "2"]) == 0
     assert "2 demo cells on serial" in capsys.readouterr().out
     assert not stage_dir("sweep_check").exists()  # a check caches nothing
+
+
+def test_a_sweep_past_its_timeout_stops_and_keeps_finished_cells(cache):
+    from sparselab.sweeps import threads
+
+    threads.current()  # torch and numba imported before the clock starts
+    cs = cells(6, sleep=1.0)
+    with pytest.raises(SweepTimeout, match=r"timed out after 1.5 s; \d of 6 cells are finished"):
+        serial(cs, timeout=1.5)
+    kept = [c for c in cs if cell_path(c, "t", 1).exists()]
+    assert 1 <= len(kept) < 6
+    assert serial(cs).cached == len(kept)  # the rerun resumes
+
+
+def test_local_timeout_does_not_wait_for_running_cells(cache):
+    import time
+
+    t0 = time.monotonic()
+    with pytest.raises(SweepTimeout):
+        run_sweep(demo_cell, cells(2, sleep=60), stage="t", executor="local", workers=2,
+                  progress=False, timeout=3)
+    assert time.monotonic() - t0 < 60  # the workers were terminated, not waited for

@@ -22,6 +22,7 @@ from sparselab.sweeps import SchedulerLostError, backends, cell_path, run_sweep,
 from sparselab.sweeps.demo import demo_cell
 
 START_S = 180  # a process start on a loaded 2-core machine (torch imports) stays under this
+RUN_S = 600  # every sweep in this file finishes well within this (its `timeout`)
 
 
 def wait_until(pred, timeout: float, what: str, step: float = 0.1):
@@ -96,7 +97,7 @@ def cli_cluster(tmp_path):
 
 def serial_rows(cells, cache: Path, monkeypatch):
     monkeypatch.setenv("SPARSELAB_CACHE", str(cache))
-    return run_sweep(demo_cell, cells, stage="d", executor="serial", progress=False).rows
+    return run_sweep(demo_cell, cells, stage="d", executor="serial", progress=False, timeout=RUN_S).rows
 
 
 def test_cli_scheduler_and_two_workers_equal_serial(cli_cluster, tmp_path, monkeypatch):
@@ -105,7 +106,7 @@ def test_cli_scheduler_and_two_workers_equal_serial(cli_cluster, tmp_path, monke
     address, _, _ = cli_cluster(2)
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "dask"))
     res = run_sweep(demo_cell, cells, stage="d", executor="dask", scheduler=address,
-                    progress=False)
+                    progress=False, timeout=RUN_S)
     assert res.computed == 8 and res.rows == ref
     infos = [json.loads(cell_path(c, "d", 1).read_text())["info"] for c in cells]
     assert len({i["pid"] for i in infos}) == 2  # both workers ran cells
@@ -113,7 +114,7 @@ def test_cli_scheduler_and_two_workers_equal_serial(cli_cluster, tmp_path, monke
     # the same address from the environment variable
     monkeypatch.setenv("SPARSELAB_SCHEDULER", address)
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "dask-env"))
-    again = run_sweep(demo_cell, cells[:2], stage="d", executor="dask", progress=False)
+    again = run_sweep(demo_cell, cells[:2], stage="d", executor="dask", progress=False, timeout=RUN_S)
     assert again.rows == ref[:2]
 
 
@@ -134,7 +135,7 @@ def test_scheduler_lost_names_the_address_and_keeps_finished_cells(cli_cluster, 
     killer.start()
     t0 = time.monotonic()
     with pytest.raises(SchedulerLostError, match=f"scheduler at {address}") as info:
-        run_sweep(demo_cell, cells, stage="d", executor="dask", scheduler=address, progress=False)
+        run_sweep(demo_cell, cells, stage="d", executor="dask", scheduler=address, progress=False, timeout=RUN_S)
     killer.join(timeout=5)
     assert time.monotonic() - t0 < START_S
     kept = [c for c in cells if cell_path(c, "d", 1).exists()]
@@ -150,7 +151,7 @@ def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(SchedulerLostError, match=r"cannot reach the Dask scheduler at "
                                                  r"tcp://127\.0\.0\.1:9"):
         run_sweep(demo_cell, [{"seed": 0}], stage="d", executor="dask",
-                  scheduler="tcp://127.0.0.1:9", progress=False)
+                  scheduler="tcp://127.0.0.1:9", progress=False, timeout=RUN_S)
 
 
 def test_worker_killed_mid_cell_local_cluster_completes_every_cell(tmp_path, monkeypatch):
@@ -171,7 +172,7 @@ def test_worker_killed_mid_cell_local_cluster_completes_every_cell(tmp_path, mon
 
     killer = threading.Thread(target=kill_a_worker_running_a_cell, daemon=True)
     killer.start()
-    res = run_sweep(demo_cell, cells, stage="d", executor="dask", workers=2, progress=False)
+    res = run_sweep(demo_cell, cells, stage="d", executor="dask", workers=2, progress=False, timeout=RUN_S)
     killer.join(timeout=5)
     assert killed, "no worker was killed"
     assert res.ok and res.rows == ref  # every cell, in order, with the serial numbers
@@ -197,7 +198,7 @@ def test_worker_killed_mid_cell_local_processes_completes_every_cell(tmp_path, m
 
     killer = threading.Thread(target=kill_first, daemon=True)
     killer.start()
-    res = run_sweep(demo_cell, cells, stage="d", executor="local", workers=2, progress=False)
+    res = run_sweep(demo_cell, cells, stage="d", executor="local", workers=2, progress=False, timeout=RUN_S)
     killer.join(timeout=5)
     assert res.ok and len(list(stage_dir("d").glob("*.json"))) == 4
     plain = [{k: v for k, v in c.items() if k not in ("sleep", "marker_dir")} for c in cells]

@@ -10,7 +10,7 @@ ways to run them, `threads` the per-worker thread caps.
 """
 from __future__ import annotations
 
-from .backends import EXECUTORS, SCHEDULER_ENV, SchedulerLostError, scheduler_address
+from .backends import EXECUTORS, SCHEDULER_ENV, SchedulerLostError, SweepTimeout, scheduler_address
 from .cells import cell_key, cell_path, stage_dir
 from .run import SweepError, SweepResult, load_rows, run_sweep, stage_frame
 
@@ -20,6 +20,7 @@ __all__ = [
     "SchedulerLostError",
     "SweepError",
     "SweepResult",
+    "SweepTimeout",
     "cell_key",
     "cell_path",
     "load_rows",

@@ -29,6 +29,20 @@ class SchedulerLostError(RuntimeError):
     """The Dask scheduler could not be reached, or went away during the sweep."""
 
 
+class SweepTimeout(TimeoutError):
+    """The sweep ran past its `timeout`; finished cells are kept."""
+
+
+def _left(deadline: float | None) -> float | None:
+    """Seconds until `deadline` (a `time.monotonic()` value); None: no limit."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise SweepTimeout("timed out")
+
+
 def _jsonable(obj: Any) -> Any:
     if hasattr(obj, "tolist"):  # numpy scalars and arrays
         return obj.tolist()
@@ -65,10 +79,12 @@ def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {msg[0] if msg else ''}".rstrip(": ")
 
 
-def run_serial(fn: Callable, todo: Todo, threads: int) -> Outcome:
-    """In this process, one cell after another (the caller's thread settings are restored)."""
+def run_serial(fn: Callable, todo: Todo, threads: int, deadline: float | None = None) -> Outcome:
+    """In this process, one cell after another (the caller's thread settings are restored;
+    the deadline is checked between cells)."""
     with _threads.limited(threads):
         for i, cell in todo:
+            _check(deadline)
             try:
                 yield i, compute(fn, cell, threads), None
             except Exception as exc:  # noqa: BLE001 - any cell failure is reported
@@ -81,7 +97,8 @@ def _where(exc: BaseException) -> str:
     return f" (at {os.path.basename(tb[-1].filename)}:{tb[-1].lineno})" if tb else ""
 
 
-def run_local(fn: Callable, todo: Todo, threads: int, workers: int, max_crashes: int = 2) -> Outcome:
+def run_local(fn: Callable, todo: Todo, threads: int, workers: int, max_crashes: int = 2,
+              deadline: float | None = None) -> Outcome:
     """Spawned worker processes on this machine, at most `workers` cells in flight.
 
     A worker that dies (killed, out of memory, segfault) breaks the pool: the cells it and its
@@ -97,13 +114,15 @@ def run_local(fn: Callable, todo: Todo, threads: int, workers: int, max_crashes:
                                    initializer=_threads.set_env, initargs=(threads,))
 
     queue, inflight, crashes = deque(todo), {}, Counter()
-    ex = pool()
+    ex, clean = pool(), False
     try:
         while queue or inflight:
             while queue and len(inflight) < workers:
                 i, cell = queue.popleft()
                 inflight[ex.submit(compute, fn, cell, threads)] = (i, cell)
-            done, _ = wait(inflight, return_when=FIRST_COMPLETED)
+            done, _ = wait(inflight, timeout=_left(deadline), return_when=FIRST_COMPLETED)
+            if not done:
+                raise SweepTimeout("timed out")
             lost = []
             for fut in done:
                 i, cell = inflight.pop(fut)
@@ -125,8 +144,12 @@ def run_local(fn: Callable, todo: Todo, threads: int, workers: int, max_crashes:
                                         f"cell {crashes[i]} times")
                     else:
                         queue.appendleft((i, cell))
+        clean = True
     finally:
-        ex.shutdown(wait=True, cancel_futures=True)
+        if not clean:  # timeout, Ctrl-C, a consumer that stopped: do not wait for running cells
+            for proc in list(getattr(ex, "_processes", {}).values()):  # no public API (< 3.14)
+                proc.terminate()
+        ex.shutdown(wait=clean, cancel_futures=True)
 
 
 def scheduler_address(scheduler: str | None) -> str:
@@ -134,7 +157,8 @@ def scheduler_address(scheduler: str | None) -> str:
     return (scheduler or os.environ.get(SCHEDULER_ENV, "")).strip()
 
 
-def run_dask(fn: Callable, todo: Todo, threads: int, workers: int, scheduler: str | None) -> Outcome:
+def run_dask(fn: Callable, todo: Todo, threads: int, workers: int, scheduler: str | None,
+             deadline: float | None = None) -> Outcome:
     """Dask distributed: an existing scheduler by address, else a LocalCluster of processes.
 
     Workers retry a cell whose worker died (Dask's `allowed-failures`, default 3); the
@@ -163,7 +187,7 @@ def run_dask(fn: Callable, todo: Todo, threads: int, workers: int, scheduler: st
     try:
         futures = {client.submit(compute, fn, cell, threads, key=f"cell-{i}-{token}", pure=False): i
                    for i, cell in todo}
-        yield from _collect_dask(futures, client, address)
+        yield from _collect_dask(futures, client, address, deadline)
     finally:
         client.close(timeout=CONNECT_TIMEOUT_S)
         if cluster is not None:
@@ -184,11 +208,11 @@ def _quiet_client_logs() -> Callable[[], None]:
     return lambda: [lg.setLevel(v) for lg, v in zip(loggers, levels)]
 
 
-def _collect_dask(futures: dict, client, address: str) -> Outcome:
+def _collect_dask(futures: dict, client, address: str, deadline: float | None) -> Outcome:
     from distributed import as_completed
 
     try:
-        for fut in as_completed(futures):
+        for fut in as_completed(futures, timeout=_left(deadline)):
             i = futures[fut]
             if fut.status == "finished":
                 yield i, fut.result(), None
@@ -199,6 +223,10 @@ def _collect_dask(futures: dict, client, address: str) -> Outcome:
                                          f"(a cell's task was {fut.status})")
     except SchedulerLostError:
         raise
+    except TimeoutError as exc:  # as_completed's deadline (a lost scheduler raises others)
+        if deadline is not None and time.monotonic() >= deadline - 1.0:
+            raise SweepTimeout("timed out") from None
+        raise SchedulerLostError(f"lost the Dask scheduler at {address} ({describe(exc)})") from None
     except Exception as exc:
         if client.status in ("running",) and not _comm_error(exc):
             raise

@@ -95,7 +95,8 @@ def _bar(total: int, initial: int, desc: str, progress: bool):
 def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage: str,
               version: int = 1, executor: str = "local", scheduler: str | None = None,
               threads: int = 1, workers: int | None = None, desc: str | None = None,
-              errors: str = "raise", progress: bool = True, cache: bool = True) -> SweepResult:
+              errors: str = "raise", progress: bool = True, cache: bool = True,
+              timeout: float | None = None) -> SweepResult:
     """Run `fn(cell) -> row` over every cell; finished cells come from the cell cache.
 
     Args:
@@ -112,6 +113,8 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
             cell finished; "keep" returns them in `errors` (and as `error` in `frame()`).
         cache: False runs every cell and writes no cell file (for a function that caches its
             own output, e.g. a model checkpoint).
+        timeout: seconds for the whole sweep (None: no limit); past it `SweepTimeout` is
+            raised and the finished cells are kept (the serial backend checks between cells).
 
     Returns:
         `SweepResult` with rows in the cells' order, never in completion order.
@@ -138,8 +141,10 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
             todo.append((i, cell))
     workers = int(workers) if workers else _default_workers(threads)
     bar = _bar(len(first) + result.cached, result.cached, desc or stage, progress)
+    deadline = None if timeout is None else time.monotonic() + float(timeout)
     try:
-        for i, outcome, error in _backend(fn, todo, executor, scheduler, threads, workers):
+        for i, outcome, error in _backend(fn, todo, executor, scheduler, threads, workers,
+                                          deadline):
             if error is not None:
                 result.errors[i] = error
             else:
@@ -152,11 +157,12 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
             bar.update()
             if result.errors:
                 bar.set_postfix(failed=len(result.errors), refresh=False)
-    except backends.SchedulerLostError as exc:
+    except (backends.SchedulerLostError, backends.SweepTimeout) as exc:
         done = result.cached + result.computed
-        raise backends.SchedulerLostError(
-            f"{exc}; {done} of {len(cells)} cells are finished and kept under "
-            f"cells/{stage}/ (rerun to compute the rest)") from None
+        what = f"sweep {stage!r} {exc} after {timeout:g} s" if isinstance(
+            exc, backends.SweepTimeout) else str(exc)
+        raise type(exc)(f"{what}; {done} of {len(cells)} cells are finished and kept under "
+                        f"cells/{stage}/ (rerun to compute the rest)") from None
     finally:
         bar.close()
     _fill_duplicates(result, paths, first)
@@ -165,14 +171,14 @@ def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage:
     return result
 
 
-def _backend(fn, todo, executor, scheduler, threads, workers):
+def _backend(fn, todo, executor, scheduler, threads, workers, deadline):
     if not todo:
         return iter(())
     if executor == "serial":
-        return backends.run_serial(fn, todo, threads)
+        return backends.run_serial(fn, todo, threads, deadline)
     if executor == "local":
-        return backends.run_local(fn, todo, threads, min(workers, len(todo)))
-    return backends.run_dask(fn, todo, threads, workers, scheduler)
+        return backends.run_local(fn, todo, threads, min(workers, len(todo)), deadline=deadline)
+    return backends.run_dask(fn, todo, threads, workers, scheduler, deadline)
 
 
 def _fill_duplicates(result: SweepResult, paths: list[Path], first: dict[Path, int]) -> None:
