@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from sparselab.attention import PREFILL
+from sparselab.attention.estimate import diagonal_scores, last_query_attention, line_scores
 from sparselab.attention.flexprefill import select_lines
 from sparselab.attention.kernel import block_sparse_attention_reference
 from sparselab.attention.layout import (
@@ -147,3 +148,13 @@ def test_kernel_prefill_matches_masked_reference(shape, key):
     assert fast.effective_sparsity == slow.effective_sparsity
     total = shape[3] * (shape[3] + 1) / 2
     assert fast.effective_sparsity == pytest.approx(1 - ref_layout.attended_pairs_reference().mean() / total)
+
+
+@pytest.mark.parametrize("shape,window", [((1, 4, 4, 256, 16), 32), ((2, 4, 2, 200, 32), 64),
+                                          ((1, 8, 2, 96, 64), 128)])  # window > T: all queries
+def test_fused_line_scores_match_materialised_weights(shape, window):
+    q, k, _ = qkv(*shape, seed=11, scale=2.0)  # peaked rows: exp's range reduction matters
+    col, diag = line_scores(q, k, window)
+    w = last_query_attention(q, k, window)
+    np.testing.assert_allclose(col, w.sum(-2).double().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(diag, diagonal_scores(w).double().numpy(), rtol=1e-5, atol=1e-6)

@@ -16,7 +16,7 @@ import torch
 
 from .base import PREFILL
 from .budget import check_positive_int
-from .estimate import diagonal_scores, last_query_attention
+from .estimate import diagonal_scores, last_query_attention, line_scores
 from .execute import LayoutPrefill, check_backend
 from .layout import SparseLayout, layout_from_lines_reference, layout_from_sorted_lines
 from .line_select import flex_lines_batch
@@ -70,6 +70,12 @@ class FlexPrefill(LayoutPrefill):
     def line_scores(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Column and diagonal attention mass, float64 (B, H, S) each, of the last `window`
         queries (each row of either sums to 1)."""
+        col, diag = line_scores(q, k, self.window)
+        w = min(self.window, q.shape[2])
+        return col / w, diag / w
+
+    def line_scores_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Obvious version of `line_scores`: the (B, H, window, S) attention weights, then means."""
         w = last_query_attention(q, k, self.window)
         return w.mean(-2).double().numpy(), (diagonal_scores(w) / w.shape[2]).double().numpy()
 
@@ -86,7 +92,7 @@ class FlexPrefill(LayoutPrefill):
     def select_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
         """Obvious version of `select`: one head at a time in Python."""
         b, h, length, _ = q.shape
-        vertical, slash = self.line_scores(q, k)
+        vertical, slash = self.line_scores_reference(q, k)
         cols, diags, nominal = [], [], np.zeros((b, h))
         for bi in range(b):
             for hi in range(h):
