@@ -53,7 +53,7 @@ def line_scores(q: torch.Tensor, k: torch.Tensor, window: int) -> tuple[np.ndarr
     `diagonal_scores(last_query_attention(q, k, window))` (their obvious reference), without
     materialising the masked and normalised weights: one matmul for the raw scores, then one
     numba pass per row (max, exp, normalise, add to the column and the diagonal sums). exp is
-    the kernel's polynomial (relative error ~1e-6), sums are float64.
+    the kernel's polynomial (relative error ~1e-6).
 
     Args:
         q: (B, H, T, D); k: (B, Hkv, S, D), H % Hkv == 0.
@@ -74,9 +74,11 @@ def line_scores(q: torch.Tensor, k: torch.Tensor, window: int) -> tuple[np.ndarr
 @njit(parallel=True, cache=True, fastmath=FAST)
 def _line_sums(raw, scale, col, diag):
     """Numba body of `line_scores`: raw float32 (G, w, S) scores, overwritten; col, diag float64
-    (G, S) zeros, accumulated. Row i is the query at position S - w + i."""
+    (G, S) out. Row i is the query at position S - w + i. Sums run in float32, as the reference's."""
     g_count, w, s = raw.shape
     for g in prange(g_count):
+        c32 = np.zeros(s, dtype=np.float32)
+        d32 = np.zeros(s, dtype=np.float32)
         for i in range(w):
             p = s - w + i
             row = raw[g, i, : p + 1]
@@ -95,8 +97,12 @@ def _line_sums(raw, scale, col, diag):
                 x = x if keep else np.float32(0.0)
                 row[j] = x
                 tot += x
-            inv = 1.0 / np.float64(tot)
+            inv = np.float32(1.0) / tot
             for j in range(p + 1):
-                x = row[j] * inv
-                col[g, j] += x
-                diag[g, p - j] += x
+                row[j] *= inv
+                c32[j] += row[j]
+            for o in range(p + 1):  # offset o = p - key
+                d32[o] += row[p - o]
+        for j in range(s):
+            col[g, j] = c32[j]
+            diag[g, j] = d32[j]
