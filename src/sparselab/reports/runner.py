@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from ..artifacts.build import artifact_mode
 from ..cache import atomic_dir, atomic_write_json, atomic_write_text
 from ..paths import build_dir, repo_root, reports_dir
 from . import execute, index, provenance
@@ -54,7 +55,7 @@ def load_params(nb: Path, profile: str) -> dict:
         raise FileNotFoundError(f"{path}: no parameter file for profile {profile!r}")
     params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a mapping of parameter names to values")
+        raise ValueError(f"{path}: expected a mapping of parameter names to values")  # noqa: TRY004
     return params
 
 
@@ -91,7 +92,8 @@ def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
     executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    with atomic_dir(final, marker=False) as stage:
+    # artifact_mode: full profile reads committed artifacts/, smoke computes from nothing
+    with atomic_dir(final, marker=False) as stage, artifact_mode(profile):
         (stage / "figures").mkdir(exist_ok=True)
         with _report_dir(stage):
             execute.execute(nb, executed, params, kernel)
@@ -115,7 +117,7 @@ def run_reports(which: str, profile: str, kernel: str = KERNEL,
         print(f"== {nb.stem} [{profile}]", file=sys.stderr, flush=True)
         out.append(run_report(nb.stem, profile, kernel, overrides))
     index.write_index(output_root(profile))
-    if profile == "full":
+    if profile == "full" and output_root(profile) == repo_root() / "reports":  # not FRESH=1
         index.update_readme(repo_root() / "README.md", output_root(profile))
     return out
 
