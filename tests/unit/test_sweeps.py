@@ -193,14 +193,13 @@ def test_report_cli_selects_the_executor_and_scheduler():
         opts("--executor", "serial", "--scheduler", "tcp://127.0.0.1:8786")
 
 
-def test_overrides_must_name_notebook_parameters(tmp_path):
-    from sparselab.reports.runner import with_overrides
+def test_report_run_rejects_an_executor_the_config_does_not_know():
+    from sparselab.reports.runner import check_params, find_notebook, load_params
 
-    nb = tmp_path / "99_toy.ipynb"
-    assert with_overrides({"executor": "local", "x": 1}, {"executor": "dask"}, nb) == {
-        "executor": "dask", "x": 1}
-    with pytest.raises(ValueError, match="99_toy.ipynb has no parameter 'executor'"):
-        with_overrides({"x": 1}, {"executor": "dask"}, nb)
+    nb = find_notebook("04")
+    check_params(nb, {**load_params(nb, "smoke"), "executor": "dask"})
+    with pytest.raises(ValueError, match="executor"):
+        check_params(nb, {**load_params(nb, "smoke"), "executor": "threads"})
 
 
 def test_make_report_passes_executor_and_scheduler():

@@ -9,7 +9,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", help="execute notebook(s) and write report folder(s)")
     run.add_argument("notebook", help="'all', a number like 03, or a notebook stem")
     run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
-    run.add_argument("--kernel", default="python3", help="Jupyter kernel papermill uses")
+    run.add_argument("--kernel", default="sparselab",
+                     help="Jupyter kernel (default: sparselab = this checkout's interpreter)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"),
+                     help="override one parameter (VALUE is YAML: 3, false, '[a, b]'); repeatable")
+    run.add_argument("-y", "--yaml", action="append", default=[], metavar="YAML",
+                     help="override parameters with a YAML mapping, e.g. '{depth: 100}'")
     run.add_argument("--executor", choices=["serial", "local", "dask"], default=None,
                      help="how sweeps run their cells (default: the profile's, 'local')")
     run.add_argument("--scheduler", default=None, metavar="ADDR",
@@ -41,6 +47,27 @@ def sweep_overrides(args: argparse.Namespace) -> dict:
     return out
 
 
+def overrides(pairs: list[list[str]], yamls: list[str]) -> dict:
+    """`-y` mappings then `-p NAME VALUE` pairs (values parsed as YAML), later ones winning."""
+    import yaml
+
+    out: dict = {}
+    for text in yamls:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"-y {text!r}: not YAML ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"-y {text!r}: expected a mapping like '{{name: value}}'")  # noqa: TRY004
+        out.update(data)
+    for name, value in pairs:
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[name] = value  # left as a string; the study's Config parses or rejects it
+    return out
+
+
 def _compare(args: argparse.Namespace) -> int:
     from pathlib import Path
 
@@ -60,9 +87,22 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    from .execute import NotebookFailed
     from .runner import run_reports
 
-    for path in run_reports(args.notebook, args.profile, sweep_overrides(args)):
+    try:
+        paths = run_reports(args.notebook, args.profile, args.kernel,
+                            {**overrides(args.parameter, args.yaml), **sweep_overrides(args)})
+    except NotebookFailed as exc:
+        print(f"sparselab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sparselab: interrupted; no report was changed by the unfinished run",
+              file=sys.stderr)
+        return 130
+    for path in paths:
         print(f"wrote {path}")
     return 0
 
