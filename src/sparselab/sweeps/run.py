@@ -78,18 +78,12 @@ def _default_workers(threads: int) -> int:
 
 
 def _bar(total: int, initial: int, desc: str, progress: bool):
-    """One terminal bar over cells: `sparselab.progress.bar` where it exists (it keeps bars out
-    of rendered reports), else tqdm on the process's own stderr (in a papermill kernel
-    `sys.__stderr__` is the runner's terminal, while `sys.stderr` would land in the report)."""
-    kw = {"total": total, "initial": initial, "desc": desc, "unit": "cell",
-          "disable": not progress, "mininterval": 1.0}
-    try:
-        from ..progress import bar
-    except ImportError:
-        from tqdm import tqdm
+    """One bar over cells, where the person running the sweep sees it (`sparselab.progress`:
+    the terminal of `sparselab report run`, never the rendered report)."""
+    from ..progress import bar
 
-        return tqdm(file=sys.__stderr__ or sys.stderr, **kw)
-    return bar(**kw)
+    return bar(total=total, initial=initial, desc=desc, unit="cell", disable=not progress,
+               mininterval=1.0)
 
 
 def run_sweep(fn: Callable[[dict], Mapping], cells: Iterable[Mapping], *, stage: str,
@@ -197,7 +191,10 @@ def _report_failures(result: SweepResult, errors: str) -> None:
     head = (f"sweep {result.stage!r}: {len(lines)} of {len(result.cells)} cells failed "
             f"(finished cells are cached under cells/{result.stage}/):")
     message = "\n".join([head, *("  " + s for s in shown)])
-    print(message, file=sys.__stderr__ or sys.stderr, flush=True)
+    from ..progress import channel
+
+    print(message, file=channel() or sys.stderr, flush=True)  # where the bar is
+
     if errors == "raise":
         raise SweepError(message, result)
 
