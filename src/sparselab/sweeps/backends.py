@@ -21,6 +21,10 @@ from . import threads as _threads
 EXECUTORS = ("serial", "local", "dask")
 SCHEDULER_ENV = "SPARSELAB_SCHEDULER"
 CONNECT_TIMEOUT_S = 30.0  # reaching a scheduler, and trying to reconnect to a lost one
+# Dask's statistical profiler samples every worker's stack each 10 ms in a thread of its own:
+# a third busy thread per worker on a loaded machine (benchmarks/sweep_threads.py); cells are
+# profiled by their own code, so it is off in the workers we start.
+DASK_WORKER_ENV = {"DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED": "False"}
 Todo = list[tuple[int, dict]]
 Outcome = Iterator[tuple[int, dict | None, str | None]]
 
@@ -179,8 +183,8 @@ def run_dask(fn: Callable, todo: Todo, threads: int, workers: int, scheduler: st
     else:
         # One cell per worker process at a time; the process's share of cores goes to the cell.
         cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None,
-                               silence_logs=50, env=_threads.worker_env(threads))
+                               host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                               env={**_threads.worker_env(threads), **DASK_WORKER_ENV})
         client = Client(cluster)
         address = cluster.scheduler_address
     token = os.urandom(4).hex()  # one sweep's task keys never collide with another's
