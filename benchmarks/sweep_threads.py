@@ -42,30 +42,46 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def running_threads(pids: list[int]) -> tuple[int, int]:
-    """(threads in state R, all threads) over `pids`."""
+def running_threads(pids: list[int], ticks: dict) -> tuple[int, int]:
+    """(threads in state R, all threads) over `pids`; `ticks[(pid, tid)]` <- CPU ticks so far."""
     r = total = 0
     for pid in pids:
         for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
             try:
-                state = stat.read_text().rsplit(")", 1)[1].split()[0]
+                fields = stat.read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
             total += 1
-            r += state == "R"
+            r += fields[0] == "R"
+            ticks[(pid, int(stat.parent.name))] = int(fields[11]) + int(fields[12])  # utime+stime
     return r, total
+
+
+def busy_threads(ticks: dict, share: float = 0.1) -> tuple[int, float]:
+    """Per worker process: threads that used >= `share` of its CPU time; returns the most
+    such threads in any worker and the smallest share of its CPU that its top thread used."""
+    per: dict[int, list[int]] = {}
+    for (pid, _), t in ticks.items():
+        per.setdefault(pid, []).append(t)
+    most, top = 0, 1.0
+    for ts in per.values():
+        total = sum(ts)
+        if total:
+            most = max(most, sum(t >= share * total for t in ts))
+            top = min(top, max(ts) / total)
+    return most, top
 
 
 def measure(executor: str, threads: int | None, seconds: float, n_cells: int) -> dict:
     """Sweep busy cells while sampling; `threads=None`: the uncapped peer."""
-    samples, stop = [], threading.Event()
+    samples, ticks, stop = [], {}, threading.Event()
 
     def sampler():
         while not stop.is_set():
             pids = descendants(os.getpid())
             busy = [p for p in pids if _cpu_bound(p)]
             if busy:
-                samples.append(running_threads(busy))
+                samples.append(running_threads(busy, ticks))
             time.sleep(0.02)
 
     cells = [{"seed": s, "seconds": seconds, "n": 384} for s in range(n_cells)]
@@ -85,9 +101,11 @@ def measure(executor: str, threads: int | None, seconds: float, n_cells: int) ->
         os.environ.update(env_before)
     r = sorted(s[0] for s in samples)
     cores = os.cpu_count()
+    most, top = busy_threads(ticks)
     return {"executor": executor, "cap": threads or "none", "samples": len(r),
             "max_running": max(r, default=0), "mean_running": sum(r) / max(1, len(r)),
             "share_over_cores": sum(x > cores for x in r) / max(1, len(r)),
+            "busy_threads_per_worker": most, "top_thread_cpu_share": top,
             "torch_threads": sorted({row["torch_threads"] for row in res.rows}),
             "cpu_per_wall": [round(i["cpu_s"] / i["wall_s"], 2) for i in res.infos]}
 
@@ -128,12 +146,17 @@ def main() -> None:
               "counted, only our workers' threads). 2 workers, "
               f"{args.cells} cells of {args.seconds:g} s of torch + BLAS matmuls; each worker's "
               "threads sampled every 20 ms from /proc (state R = running or waiting for a core)."),
+             "",
+             ("A busy thread used >= 10 % of its worker's CPU time over the sweep; the top "
+              "thread's share is the smallest over workers."),
              "", ("| executor | cap per worker | samples | max R threads | mean R threads | "
-                  "samples with R > cores | torch threads in cells | CPU s / wall s per cell |"),
-             "|---|---|---|---|---|---|---|---|"]
+                  "samples with R > cores | busy threads per worker | top thread's CPU share | "
+                  "torch threads in cells | CPU s / wall s per cell |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['executor']} | {r['cap']} | {r['samples']} | {r['max_running']} | "
                      f"{r['mean_running']:.2f} | {100 * r['share_over_cores']:.1f} % | "
+                     f"{r['busy_threads_per_worker']} | {100 * r['top_thread_cpu_share']:.0f} % | "
                      f"{r['torch_threads']} | {', '.join(map(str, r['cpu_per_wall']))} |")
     (HERE / "results" / "sweep_threads.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
