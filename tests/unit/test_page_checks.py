@@ -84,6 +84,14 @@ def test_missing_chrome_and_old_renderer_are_caught(tmp_path):
     assert any(p.startswith("not rendered by the current") for p in check.check_html(page, root))
 
 
+def test_saved_figures_missing_from_the_page_are_caught(tmp_path):
+    root, page = _site(tmp_path, CLEAN_BODY)
+    (page.parent / "figures" / "g.png").write_bytes(b"png")  # 2 saved, 2 <img> (one base64)
+    assert check.check_html(page, root) == []
+    (page.parent / "figures" / "h.png").write_bytes(b"png")
+    assert any(p.startswith("figures not shown") for p in check.check_html(page, root))
+
+
 def test_css_stderr_selector_and_base64_images_are_not_defects(tmp_path):
     # the lab CSS names the stderr mime type in a selector; base64 can spell "/work/"
     root, page = _site(tmp_path, CLEAN_BODY + '<img src="data:image/png;base64,AAAA/work/tmp/">')

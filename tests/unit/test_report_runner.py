@@ -96,9 +96,10 @@ df
 """
 
 
-def test_page_has_no_terminal_noise_and_links_its_tables(toy_root):
+def test_page_has_no_terminal_noise_and_links_its_tables(toy_root, monkeypatch):
     from sparselab.reports import check
 
+    monkeypatch.setenv("MPLBACKEND", "Agg")  # what CI exports; the kernel inherits it
     _make_repo(toy_root, NOISY)
     out = runner.run_report("99", "smoke")
     html = (out / "index.html").read_text()
@@ -108,6 +109,7 @@ def test_page_has_no_terminal_noise_and_links_its_tables(toy_root):
     assert "<td>79</td>" in html.replace("<th>79</th>", "<td>79</td>")  # every row shown
     assert 'href="tables/long.csv"' in html and 'href="tables/short.csv"' in html
     assert '<nav class="sl-nav">' in html and 'id="sl-provenance"' in html
+    assert html.count("<img ") == 1  # inline even with MPLBACKEND=Agg in the environment
     assert (out / "tables" / "long.csv").read_text().count("\n") == 81
     # the executed notebook keeps the noise for debugging
     executed = (toy_root / "build" / "executed" / "99_toy.smoke.ipynb").read_text()

@@ -105,6 +105,11 @@ def check_html(page: Path, root: Path, report_page: bool | None = None) -> list[
         problems.append("no navigation bar")
     if report_page and 'id="sl-provenance"' not in text:
         problems.append("no provenance summary")
+    if report_page:
+        saved = [f for f in (page.parent / "figures").glob("*") if f.suffix in (".png", ".svg")]
+        shown = len(re.findall(r"<img\s", text))
+        if shown < len(saved):  # e.g. a kernel that inherited MPLBACKEND=Agg
+            problems.append(f"figures not shown: {len(saved)} saved in figures/, {shown} on the page")
     for tag, attr, url in p.links:
         if is_external(url) and tag in RESOURCE_TAGS:  # an <a href> to a paper is fine
             problems.append(f"external resource: <{tag} {attr}={url!r}>")

@@ -64,6 +64,7 @@ class ReportWriter:
         root = Path(os.environ.get(ENV) or build_dir() / "interactive" / study)
         (root / "figures").mkdir(parents=True, exist_ok=True)
         show_whole_tables()
+        show_figures_inline()
         return cls(root, study)
 
     @property
@@ -144,6 +145,18 @@ def show_whole_tables() -> None:
     pd.set_option("display.max_colwidth", None)
     pd.set_option("display.width", None)
     pd.set_option("display.show_dimensions", False)
+
+
+def show_figures_inline() -> None:
+    """In a Jupyter kernel, draw figures on the page even when the caller's environment says
+    `MPLBACKEND=Agg` (which a kernel inherits and which would silently drop every figure)."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return
+    shell = get_ipython()
+    if shell is not None and "IPKernelApp" in shell.config:
+        shell.run_line_magic("matplotlib", "inline")
 
 
 def notebook_of(study: str) -> Path:
