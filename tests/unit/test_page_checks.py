@@ -50,8 +50,8 @@ STDERR_BOX = ('<div class="jp-RenderedText jp-OutputArea-output" '
     (STDERR_BOX, "stderr box"),
     ("<pre>/x/y.py:3: UserWarning: careful</pre>", "warning"),
     ("<pre>runs:  40%|████      | 4/10 [00:01&lt;00:02,  2.50it/s]</pre>", "progress bar"),
-    ('<script src="https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js">'
-     "</script>", "external resource"),
+    (("<script src='https://cdnjs.cloudflare.com/ajax/libs/require.js/2.1.10/require.min.js'>"
+      "</script>"), "external resource"),
     ('<link rel="stylesheet" href="//fonts.example.org/a.css">', "external resource"),
     ('<img src="http://example.org/x.png">', "external resource"),
     ("<style>@import url(https://fonts.example.org/a.css);</style>", "external resource in CSS"),

@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -85,11 +86,13 @@ class Chromium:
     """One headless Chromium and one page target; `visit(url)` loads a page at 1280 px."""
 
     def __init__(self, binary: str, timeout: float = 60.0):
-        self.profile = tempfile.TemporaryDirectory(prefix="sparselab-chromium-")
+        self.profile = tempfile.TemporaryDirectory(prefix="sparselab-chromium-",
+                                                   ignore_cleanup_errors=True)
         self.proc = subprocess.Popen(
             [binary, *FLAGS, f"--user-data-dir={self.profile.name}", "--remote-debugging-port=0",
              f"--window-size={WIDTH},{HEIGHT}", "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True)  # its own process group: close() ends its helpers too
         active = Path(self.profile.name) / "DevToolsActivePort"
         deadline = time.time() + timeout
         while not (active.exists() and len(active.read_text().split()) >= 2):
@@ -179,12 +182,13 @@ class Chromium:
         """Stop the browser (only the process this object started) and drop its profile."""
         if getattr(self, "ws", None):
             self.ws.close()  # closing a dead socket is a no-op in websocket-client
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)  # the group of the browser we started
+            self.proc.wait(10)
+        except ProcessLookupError:  # already gone
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
         self.profile.cleanup()
 
 

@@ -192,7 +192,7 @@ def check_tree(root: Path, use_browser: bool = True) -> dict[Path, list[str]]:
 
     if not use_browser:
         return {page: check_html(page, root) for page in pages(root)}
-    found = dict.fromkeys(pages(root), [])
+    found: dict[Path, list[str]] = {}
     binary = browser.find_chromium()
     if binary is None:
         raise RuntimeError("no chromium on PATH (apt-get install chromium, or set "
@@ -200,7 +200,7 @@ def check_tree(root: Path, use_browser: bool = True) -> dict[Path, list[str]]:
     server, base = browser.serve(root)
     chrome = browser.Chromium(binary)
     try:
-        for page in found:
+        for page in pages(root):
             found[page] = check_page(page, root, chrome, base)
     finally:
         chrome.close()
