@@ -8,14 +8,15 @@ import pandas as pd
 import pytest
 
 from sparselab.studies import nm_training as study
-from sparselab.studies.nm_training_tables import _curve_at
+from sparselab.studies.nm_training import pipeline
+from sparselab.studies.nm_training.tables import _curve_at
 
 
 @pytest.fixture
 def synthetic_text(monkeypatch):
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 20, 6000).astype(np.int64)
-    monkeypatch.setattr(study, "char_splits", lambda text: ({"train": ids[:5000],
+    monkeypatch.setattr(pipeline, "char_splits", lambda text: ({"train": ids[:5000],
                                                               "val": ids[5000:]}, 20))
 
 
@@ -62,8 +63,8 @@ def test_tiny_run_records_curves_flips_and_flops(synthetic_text):
 def test_cached_run_is_reused(synthetic_text, monkeypatch, tmp_path):
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path))
     calls = []
-    real = study.train_run
-    monkeypatch.setattr(study, "train_run", lambda s: calls.append(s) or real(s))
+    real = pipeline.train_run
+    monkeypatch.setattr(pipeline, "train_run", lambda s: calls.append(s) or real(s))
     spec = study.run_specs(_cfg(recipes=["ste"], patterns=["1:4"]))[0]
     first = study.cached_run(spec)
     second = study.cached_run(spec)

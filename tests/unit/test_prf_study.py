@@ -8,7 +8,7 @@ from sparselab.eval.fast import FastEvaluator
 from sparselab.eval.tuning import kfold_assign
 from sparselab.retrieval.pipelines import FirstRound, dense_search, run_pipeline
 from sparselab.studies import prf as study
-from sparselab.studies.prf_grid import Sweep, prf_settings, select, systems
+from sparselab.studies.prf.grid import Sweep, prf_settings, select, systems
 
 CFG = study.Config(partners=["bm25"], prf_depths=[1, 2], rocchio_weights=[[0.4, 0.6]],
                    alphas=[0.0, 0.5, 1.0], cv_folds=3)

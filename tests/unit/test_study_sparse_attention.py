@@ -7,8 +7,8 @@ import pytest
 
 from sparselab.models.lm import build_model
 from sparselab.studies import sparse_attention as study
-from sparselab.studies import sparse_attention_grid as grid
-from sparselab.studies.sparse_attention_stats import max_compression, mean_ci, noninferior, wilson
+from sparselab.studies.sparse_attention import grid
+from sparselab.studies.sparse_attention.stats import max_compression, mean_ci, noninferior, wilson
 from sparselab.tasks.suite import build_tasks
 
 FLEX = {1: 1.0, 4: 0.9}

@@ -15,8 +15,8 @@ import itertools
 import numpy as np
 import pandas as pd
 
-from ..retrieval.pipelines import FirstRound, Spec, interpolate, prf_round, run_pipeline
-from ..retrieval.prf import VectorPRF, make_prf
+from ...retrieval.pipelines import FirstRound, Spec, interpolate, prf_round, run_pipeline
+from ...retrieval.prf import VectorPRF, make_prf
 
 
 def prf_settings(methods, depths, rocchio_weights) -> list[VectorPRF]:

@@ -2,23 +2,14 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .base import StudyConfig
+from .config import Config
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-
-
-@dataclass
-class Config(StudyConfig):
-    """Parameters of notebooks/00_datasets.ipynb (defaults = smoke profile)."""
-
-    collections: list = field(default_factory=lambda: ["adi", "cranfield"])
-    texts: list = field(default_factory=lambda: ["tinystories-sample"])
-    max_length: int = 600  # words; longer documents are clipped in the length histograms
 
 
 @dataclass
@@ -39,7 +30,7 @@ def n_words(texts) -> np.ndarray:
 
 def describe_collection(name: str):
     """Summary rows, grade counts and length arrays of one collection."""
-    from .. import data
+    from ... import data
 
     col = data.load_collection(name)
     rows, grades = [], []
@@ -60,7 +51,7 @@ def run(cfg: Config) -> Stats:
     """Load every configured collection and corpus and measure it."""
     from tqdm.auto import tqdm
 
-    from .. import data
+    from ... import data
 
     rows, grades, dl, ql = [], [], {}, {}
     for name in tqdm(cfg.collections, desc="collections"):

@@ -10,29 +10,16 @@ the length grows (power-law exponent < 1: sub-linear).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .. import scaling
-from .base import StudyConfig
+from ... import scaling
+from .config import Config
 
 PAPER_R2 = (0.57, 0.74)
 PAPER_SIGNS = {"alpha": "+", "beta": "-", "gamma": "-"}
-
-
-@dataclass
-class Config(StudyConfig):
-    """Parameters of notebooks/02_scaling_laws.ipynb (defaults = smoke profile)."""
-
-    grid: str = "smoke"  # study 01 parameter profile whose grid is fitted
-    link: str = "logit"
-    eps: float = 0.02
-    n_boot: int = 200
-    exclude_methods: list = field(default_factory=lambda: ["dense", "oracle_topk"])
-    min_dense_accuracy: float = 0.0
-    target_errors: list = field(default_factory=lambda: [0.1, 0.25])
 
 
 @dataclass
@@ -45,8 +32,8 @@ def grid_config(profile: str):
     """Study 01's Config for parameter profile `profile` (notebooks/params/01_*.<profile>.yaml)."""
     import yaml
 
-    from ..paths import repo_root
-    from . import sparse_attention
+    from ...paths import repo_root
+    from .. import sparse_attention
 
     path = repo_root() / "notebooks" / "params" / f"01_sparse_attention_tradeoffs.{profile}.yaml"
     if not path.exists():
@@ -70,7 +57,7 @@ def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0) -> pd.D
 
 def run(cfg: Config) -> Results:
     """Study 01's grid (run if not cached) reduced to scaling-law rows."""
-    from . import sparse_attention
+    from .. import sparse_attention
 
     grid = sparse_attention.run(grid_config(cfg.grid))
     return Results(law_data(grid.cells, list(cfg.exclude_methods), cfg.min_dense_accuracy), grid)

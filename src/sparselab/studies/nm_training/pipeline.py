@@ -11,13 +11,13 @@ import dataclasses
 import json
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from multiprocessing import get_context
 
 import numpy as np
 import pandas as pd
 
-from .base import StudyConfig
+from .config import Config
 
 STAGE = "nm_training"
 VERSION = 1  # bump when a change alters results (invalidates cached runs)
@@ -25,28 +25,6 @@ TEXT = "tinyshakespeare"
 CURVE_WINDOWS = 16  # validation windows per learning-curve point (cheap; the final score uses more)
 SR_STE_LAMBDA = 2e-4  # the paper's lambda_W
 MATCHED = "mdgf_exp"  # SR-STE trains longer to match this recipe's training FLOPs
-
-
-@dataclass
-class Config(StudyConfig):
-    """Parameters of notebooks/04_nm_training.ipynb (defaults = smoke profile)."""
-
-    patterns: list = field(default_factory=lambda: ["1:8"])
-    recipes: list = field(default_factory=lambda: ["dense", "sr_ste", "mdgf_exp", "sdgf_stepwise"])
-    seeds: list = field(default_factory=lambda: [0, 1])
-    steps: int = 200
-    model: str = "xs"
-    batch_size: int = 16
-    seq_len: int = 64
-    lr: float = 3e-3
-    warmup_frac: float = 0.1
-    final_frac: float = 0.1
-    oneshot_prune_at: float = 0.5
-    eval_every: int = 25
-    val_windows: int = 128
-    flip_every: int = 5
-    iso_flops_patterns: list = field(default_factory=list)
-    workers: int = 2
 
 
 @dataclass(frozen=True)
@@ -96,7 +74,7 @@ def run_specs(cfg: Config) -> list[RunSpec]:
 def model_config(spec: RunSpec, vocab_size: int) -> dict:
     """The resolved `LMConfig` of a run (part of its cache key, so a change to the model
     family retrains instead of reusing stale runs)."""
-    from ..models.lm import CONFIGS, config_dict
+    from ...models.lm import CONFIGS, config_dict
 
     cfg = dataclasses.replace(CONFIGS.get(spec.model), vocab_size=vocab_size,
                               max_len=max(512, spec.seq_len))
@@ -108,8 +86,8 @@ def schedule_flops(spec: RunSpec) -> float:
     depend on the weights)."""
     import torch
 
-    from ..models.lm import LMConfig, build_model
-    from ..sparsity import nm_linear_factory, nm_step_flops
+    from ...models.lm import LMConfig, build_model
+    from ...sparsity import nm_linear_factory, nm_step_flops
 
     recipe = _recipe(spec)
     with torch.device("meta"):  # shapes only
@@ -140,15 +118,15 @@ def iso_flops_specs(cfg: Config) -> list[RunSpec]:
 # ----- data --------------------------------------------------------------------------------
 def char_vocab_size() -> int:
     """Embedding rows of the task suite's vocabulary (characters are a subset)."""
-    from ..tasks.vocab import Vocab
+    from ...tasks.vocab import Vocab
 
     return Vocab().size
 
 
 def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
     """({"train", "val"} int64 character ids, vocabulary size) from the task suite's char LM."""
-    from ..tasks.charlm import text_splits
-    from ..tasks.vocab import Vocab
+    from ...tasks.charlm import text_splits
+    from ...tasks.vocab import Vocab
 
     vocab = Vocab()
     return text_splits(text, vocab), vocab.size
@@ -156,14 +134,14 @@ def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
 
 def bits_per_char(model, ids: np.ndarray, seq_len: int, windows: int) -> float:
     """Validation bits per character over the first `windows` disjoint windows of `ids`."""
-    from ..tasks.charlm import bits_per_char as bpc
+    from ...tasks.charlm import bits_per_char as bpc
 
     return bpc(model, ids, seq_len, max_windows=windows, batch_size=32)
 
 
 # ----- one run -----------------------------------------------------------------------------
 def _recipe(spec: RunSpec):
-    from ..sparsity import make_recipe
+    from ...sparsity import make_recipe
 
     kw = {"warmup": spec.warmup_frac, "final": spec.final_frac}
     if spec.recipe == "oneshot":
@@ -175,8 +153,8 @@ def _recipe(spec: RunSpec):
 
 def other_flops_per_step(model, tokens: int, seq_len: int) -> float:
     """Training FLOPs (3x forward) of the dense remainder: tied head and attention scores."""
-    from ..models.lm import flops_per_token
-    from ..sparsity import nm_layers
+    from ...models.lm import flops_per_token
+    from ...sparsity import nm_layers
 
     nm_fwd = sum(2 * m.in_features * m.out_features for _, m in nm_layers(model))
     per_token = flops_per_token(model.cfg, (seq_len + 1) / 2) - nm_fwd  # causal: mean context
@@ -187,11 +165,11 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     """Train one run and return its JSON-able record (no caching)."""
     import torch
 
-    from ..models.lm import LMConfig, build_model
-    from ..models.trainer import TrainConfig, Trainer
-    from ..sparsity import nm_inference_flops, nm_linear_factory
-    from ..sparsity.training import NMCallback
-    from ..tasks.charlm import char_lm_batches
+    from ...models.lm import LMConfig, build_model
+    from ...models.trainer import TrainConfig, Trainer
+    from ...sparsity import nm_inference_flops, nm_linear_factory
+    from ...sparsity.training import NMCallback
+    from ...tasks.charlm import char_lm_batches
 
     torch.set_num_threads(1)
     splits, vocab = char_splits(spec.text)
@@ -220,7 +198,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
 
 def cached_run(spec: RunSpec) -> dict:
     """`train_run` cached under `cache_path(STAGE, slug, spec)`; reused when complete."""
-    from ..cache import atomic_dir, cache_path, is_complete
+    from ...cache import atomic_dir, cache_path, is_complete
 
     key = {**asdict(spec), "model_config": model_config(spec, char_vocab_size())}
     folder = cache_path(STAGE, spec.slug(), key)
@@ -263,7 +241,7 @@ def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame
     return pd.DataFrame(rows)
 
 
-from .nm_training_tables import (
+from .tables import (
     findings,
     flip_frame,
     headline,

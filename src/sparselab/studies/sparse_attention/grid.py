@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..attention import DECODE, PREFILL, params_for_length
-from ..cache import atomic_dir, cache_path, is_complete
-from ..models.lm import TinyLM, flops_per_token, prefill_flops
+from ...attention import DECODE, PREFILL, params_for_length
+from ...cache import atomic_dir, cache_path, is_complete
+from ...models.lm import TinyLM, flops_per_token, prefill_flops
 
 VERSION = 2  # bump when the scoring protocol changes (invalidates cached cells)
 

@@ -3,65 +3,30 @@
 Reproduces in miniature The Sparse Frontier (Nawrot et al. 2025): every prefill and decode
 method of `sparselab.attention` at compression ratios C on the task suite, for a family of
 models trained by the multi-length suite recipe (`sparselab.models.recipe`). The grid engine
-(cells, caching, FLOPs) is `sparse_attention_grid`; the tests are `sparse_attention_stats`.
+(cells, caching, FLOPs) is `grid`; the tests are `stats`.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from .base import StudyConfig
-from .sparse_attention_grid import Cell, evaluate_unit, summarise_row
-from .sparse_attention_plots import (  # noqa: F401  (re-exported for the notebook)
+from .config import Config
+from .figures import (  # noqa: F401  (re-exported for the notebook)
     plot_accuracy_vs_compression,
     plot_isoflops,
     plot_max_compression,
     plot_sparsity,
 )
-from .sparse_attention_stats import max_compression, mean_ci
+from .grid import Cell, evaluate_unit, summarise_row
+from .stats import max_compression, mean_ci
 
 # Block-layout prefill methods run on the numba CPU kernel (equal to torch within fp32
 # tolerance, tested in test_study_sparse_attention, and faster on this CPU).
 PREFILL_BACKEND = "kernel"
 REAL_METHODS_EXCLUDE = ("dense", "oracle_topk")  # oracle_topk is an upper bound, not a method
-
-
-@dataclass
-class Config(StudyConfig):
-    """Parameters of notebooks/01_sparse_attention_tradeoffs.ipynb (defaults = smoke profile)."""
-
-    models: list = field(default_factory=lambda: ["xs", "s"])
-    train_steps: dict = field(default_factory=lambda: {"xs": 150, "s": 100})
-    train_lr: dict = field(default_factory=lambda: {"xs": 1e-2, "s": 1e-2})
-    train_batch: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
-    train_lengths: list = field(default_factory=lambda: [64])
-    train_short_frac: float = 0.0
-    lengths: list = field(default_factory=lambda: [64])
-    model_lengths: dict = field(default_factory=dict)
-    tasks: list = field(default_factory=lambda: ["niah_single", "mqar"])
-    prefill_methods: list = field(default_factory=lambda: ["dense", "vertical_slash", "block_sparse"])
-    decode_methods: list = field(default_factory=lambda: ["dense", "quest", "snapkv"])
-    prefill_compressions: list = field(default_factory=lambda: [1, 4, 16])
-    decode_compressions: list = field(default_factory=lambda: [1, 4, 16])
-    flex_alpha: dict = field(default_factory=lambda: {1: 1.0, 2: 0.99, 4: 0.97, 8: 0.93, 16: 0.85, 32: 0.7})
-    n_samples: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
-    noninferiority: dict = field(default_factory=lambda: {"margin": 0.05, "alpha": 0.05, "min_dense": 0.25})
-
-    @property
-    def margin(self) -> float:
-        return float(self.noninferiority["margin"])
-
-    @property
-    def alpha(self) -> float:
-        return float(self.noninferiority["alpha"])
-
-    @property
-    def min_dense(self) -> float:
-        """Dense accuracy below which a (model, length, task) is 'not learned' for the tests."""
-        return float(self.noninferiority.get("min_dense", 0.0))
 
 
 @dataclass
@@ -74,8 +39,8 @@ class Results:
 
 def recipe_for(cfg: Config, name: str):
     """The cached suite recipe (`SuiteRecipe`) that trains family member `name`."""
-    from ..models.recipe import SuiteRecipe
-    from ..models.trainer import TrainConfig
+    from ...models.recipe import SuiteRecipe
+    from ...models.trainer import TrainConfig
 
     for what in ("train_steps", "train_lr", "train_batch", "n_samples"):
         if name not in getattr(cfg, what):
@@ -89,7 +54,7 @@ def recipe_for(cfg: Config, name: str):
 
 def train_models(cfg: Config) -> dict:
     """{name: (model, meta, recipe dict)}: each trained once and cached under cache/models/."""
-    from ..models.recipe import load_model, train_suite_model
+    from ...models.recipe import load_model, train_suite_model
 
     out = {}
     for name in cfg.models:
@@ -119,7 +84,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
     import torch
     from tqdm.auto import tqdm
 
-    from ..tasks.suite import build_tasks
+    from ...tasks.suite import build_tasks
 
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
     models = train_models(cfg)
@@ -304,7 +269,7 @@ def _moderate_level(levels) -> float:
 
 def findings(res: Results, cfg: Config) -> pd.DataFrame:
     """Paper findings 1-3 and 5 next to ours; every number comes from the tables above."""
-    from .sparse_attention_stats import noninferior
+    from .stats import noninferior
 
     rows = []
     wins = table_isoflops_wins(res)

@@ -7,36 +7,14 @@ test queries (`prf_grid`), significance by paired t-tests with Holm–Bonferroni
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pandas as pd
 
-from .base import StudyConfig
-from .prf_findings import findings, headline, metrics, significance, table_main
-from .prf_grid import Sweep, prf_settings, select, systems
-from .prf_plots import plot_alpha, plot_depth, plot_latency, plot_winloss
-
-
-@dataclass
-class Config(StudyConfig):
-    """Parameters of notebooks/03_prf_interpolation.ipynb (defaults = smoke profile)."""
-
-    datasets: list = field(default_factory=lambda: ["cranfield"])
-    partners: list = field(default_factory=lambda: ["bm25"])
-    prf_methods: list = field(default_factory=lambda: ["average", "rocchio"])
-    prf_depths: list = field(default_factory=lambda: [1, 3, 5])
-    rocchio_weights: list = field(default_factory=lambda: [[0.4, 0.6], [0.7, 0.3]])
-    alphas: list = field(default_factory=lambda: [0.0, 0.5, 1.0, 2.0])
-    normalize: bool = True
-    depth: int = 1000
-    measures: list = field(default_factory=lambda: ["nDCG@10", "AP@1000", "R@100", "R@1000"])
-    tune_measure: str = "nDCG@10"
-    tune_splits: dict = field(default_factory=lambda: {"scifact": "train", "nfcorpus": "dev"})
-    cv_folds: int = 5
-    seed: int = 0
-    significance: float = 0.05
-    latency_dataset: str = "cranfield"
-    latency_queries: int = 20
+from .config import Config
+from .figures import plot_alpha, plot_depth, plot_latency, plot_winloss
+from .findings import findings, headline, metrics, significance, system_means, table_main
+from .grid import Sweep, prf_settings, select, systems
 
 
 @dataclass
@@ -60,14 +38,14 @@ class Results:
 
 
 def _first_round(col, split: str, cfg: Config):
-    from ..retrieval.first_round import load_first_round
+    from ...retrieval.first_round import load_first_round
 
     return load_first_round(col, split, partners=tuple(cfg.partners), k=cfg.depth,
                             k0=cfg.depth, normalize=cfg.normalize)
 
 
 def _sweep(first, qrels, cfg: Config, prfs) -> Sweep:
-    from ..eval.fast import FastEvaluator
+    from ...eval.fast import FastEvaluator
 
     sw = Sweep(first, FastEvaluator(qrels, first.doc_ids, cfg.measures))
     sw.baselines(cfg.partners)
@@ -109,7 +87,7 @@ def run_cv_protocol(col, cfg: Config) -> DatasetResult:
 
 def cv_protocol(name: str, first, qrels, cfg: Config) -> DatasetResult:
     """The CV protocol on one first round; every fold's choice sees only the other folds."""
-    from ..eval.tuning import gather, kfold_assign
+    from ...eval.tuning import gather, kfold_assign
 
     prfs = prf_settings(cfg.prf_methods, cfg.prf_depths, cfg.rocchio_weights)
     sw = _sweep(first, qrels, cfg, prfs)
@@ -139,7 +117,7 @@ def run(cfg: Config) -> Results:
     """Every dataset of the grid (tuning protocol per dataset), then the latency run."""
     from tqdm import tqdm  # plain bars: the report's kernel has no ipywidgets
 
-    from ..data import load_collection
+    from ...data import load_collection
 
     out = {}
     for name in tqdm(cfg.datasets, desc="datasets"):
@@ -164,7 +142,7 @@ def latency_specs(res: Results) -> dict:
 
 def measure_latency(res: Results) -> pd.DataFrame:
     """Per-query latency (ms) of every system's pipeline on `cfg.latency_dataset` test queries."""
-    from ..retrieval.latency import pipeline_latency
+    from ...retrieval.latency import pipeline_latency
 
     cfg = res.cfg
     res.latency = pipeline_latency(cfg.latency_dataset, latency_specs(res), cfg.latency_queries,
@@ -231,16 +209,6 @@ def win_loss(res: Results, a: str = "both", b: str = "post", measure: str = "nDC
             rows.append({"dataset": name, "variant": rest.strip("/"),
                          "wins": int((g["diff"] > eps).sum()), "ties": int((g["diff"].abs() <= eps).sum()),
                          "losses": int((g["diff"] < -eps).sum()), "mean_diff": float(g["diff"].mean())})
-    return pd.DataFrame(rows)
-
-
-def system_means(res: Results) -> pd.DataFrame:
-    """Mean of every measure per (dataset, system) over the held-out test values."""
-    rows = []
-    for name, ds in res.datasets.items():
-        for system, frame in ds.final.items():
-            rows.append({"dataset": name, "system": system,
-                         **frame.drop(columns="query_id").mean().to_dict()})
     return pd.DataFrame(rows)
 
 

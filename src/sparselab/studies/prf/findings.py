@@ -29,7 +29,7 @@ def significance(res) -> pd.DataFrame:
     systems using PRF method m. Returns rows dataset, measure, baseline, system, mean, delta,
     t, p, p_holm, significant.
     """
-    from ..eval import compare_runs
+    from ...eval import compare_runs
 
     alpha = res.cfg.significance
     parts = []
@@ -53,8 +53,7 @@ def significance(res) -> pd.DataFrame:
 def table_main(res, numeric: bool = False) -> pd.DataFrame:
     """Rows = systems (pipeline/partner/PRF), columns = (dataset, measure); held-out means with
     markers † (vs dense) and ‡ (vs dense+prf of the same PRF method), Holm-corrected."""
-    from .prf import system_means
-    from .prf_grid import systems
+    from .grid import systems
 
     means = system_means(res)
     order = [s[0] for s in systems(res.cfg.partners, res.cfg.prf_methods)]
@@ -80,7 +79,7 @@ def table_main(res, numeric: bool = False) -> pd.DataFrame:
 
 def _paired(a: pd.DataFrame, b: pd.DataFrame, measure: str) -> tuple[float, float, float]:
     """(mean a - b, Cohen's d_z, two-sided paired t-test p) over the same queries."""
-    from ..eval import paired_ttest
+    from ...eval import paired_ttest
 
     x, y = a.set_index("query_id")[measure], b.set_index("query_id")[measure]
     d = x - y.reindex(x.index)
@@ -98,7 +97,7 @@ def findings(res) -> pd.DataFrame:
     Returns rows claim, dataset, partner, method, measure, comparison, delta, d_z, p, p_holm,
     verdict.
     """
-    from ..eval import holm
+    from ...eval import holm
 
     cfg, rows = res.cfg, []
     for name, ds in res.datasets.items():
@@ -246,7 +245,6 @@ def summary_lines(fnd: pd.DataFrame, measures) -> list[str]:
 
 def answers(res, measure: str) -> str:
     """The best system per dataset on `measure`, with its Holm p-values vs both baselines."""
-    from .prf import system_means
 
     means = system_means(res)
     sig = significance(res)
@@ -264,3 +262,14 @@ def answers(res, measure: str) -> str:
                          f"{sig.loc[(name, base, best), 'p_holm']:.3g}")
         lines.append("".join(parts) + ")")
     return "\n".join(lines)
+
+
+def system_means(res) -> pd.DataFrame:
+    """Mean of every measure per (dataset, system) over the held-out test values."""
+    rows = []
+    for name, ds in res.datasets.items():
+        for system, frame in ds.final.items():
+            rows.append({"dataset": name, "system": system,
+                         **frame.drop(columns="query_id").mean().to_dict()})
+    return pd.DataFrame(rows)
+

@@ -1,0 +1,42 @@
+"""Study 04: N:M sparse training at high sparsity (SR-STE vs decaying gradient flow).
+
+The notebook imports this package as `study`: `study.Config`, `study.run(cfg)`, tables and
+figures. Modules: config (parameters), pipeline (the computation; named so that `study.run`, the function, does not shadow a module), the rest by topic.
+"""
+from .config import Config
+from .pipeline import (
+    CURVE_WINDOWS,
+    MATCHED,
+    SR_STE_LAMBDA,
+    STAGE,
+    TEXT,
+    VERSION,
+    RunSpec,
+    bits_per_char,
+    cached_run,
+    char_splits,
+    char_vocab_size,
+    findings,
+    flip_frame,
+    headline,
+    iso_flops_specs,
+    metrics,
+    model_config,
+    other_flops_per_step,
+    paired_vs,
+    plot_bpc_vs_sparsity,
+    plot_curves,
+    plot_flips,
+    plot_flops,
+    results_frame,
+    run,
+    run_specs,
+    schedule_flops,
+    table_flips,
+    table_iso_flops,
+    table_matched_flops,
+    table_summary,
+    train_run,
+)
+
+__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "findings", "flip_frame", "headline", "iso_flops_specs", "metrics", "model_config", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run"]
