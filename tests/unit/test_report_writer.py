@@ -69,6 +69,7 @@ def test_show_claims_renders_each_claim_with_counts(rep):
                "margin": 0.02, "p_value": None, "verdict": "untestable", "reason": "1 model"}]
     html = rep.show_claims(claims)._repr_html_()
     assert "1 agrees · 0 disagrees · 0 inconclusive · 1 untestable" in html
-    assert "0.0312 [0.01, 0.05]" in html and 'class="sl-verdict-untestable"' in html
-    assert "TOST; margin 0.02" in html and "A ≈ B" in html
-    assert display.claim_dicts(pd.DataFrame(claims))[0]["id"] == "f1"
+    assert "0.0312 [0.01, 0.05]" in html and 'class="sl-verdict-untestable">untestable' in html
+    assert "<td>f2</td><td>A ≈ B</td><td>≈ (§4)</td>" in html and "<td>0.02</td>" in html
+    with pytest.raises(ValueError, match="results: .*verdict 'maybe'"):
+        display.show_claims([{**claims[0], "verdict": "maybe"}])

@@ -15,8 +15,6 @@ from pathlib import Path
 from typing import Any
 
 VERDICTS = ("agrees", "disagrees", "inconclusive", "untestable")
-CLAIM_KEYS = ("id", "claim", "paper_value", "paper_source", "estimate", "ci_low", "ci_high", "n",
-              "test", "margin", "p_value", "verdict", "reason")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,25 +47,6 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def claim_dicts(results: Any) -> list[dict[str, Any]]:
-    """Claims as claims.json-shaped dicts, from a list of dicts, dataclasses, objects with
-    `to_dict()`, or a DataFrame with those columns."""
-    if hasattr(results, "to_dict") and hasattr(results, "columns"):  # a DataFrame
-        return [dict(r) for r in results.reset_index(drop=True).to_dict("records")]
-    out = []
-    for r in results:
-        if isinstance(r, Mapping):
-            out.append(dict(r))
-        elif dataclasses.is_dataclass(r):
-            out.append(dataclasses.asdict(r))
-        elif hasattr(r, "to_dict"):
-            out.append(dict(r.to_dict()))
-        else:
-            raise TypeError(f"cannot show {type(r).__name__} as a claim: give dicts with keys "
-                            f"{', '.join(CLAIM_KEYS)}")
-    return out
-
-
 def verdict_counts(claims: Iterable[Mapping[str, Any]]) -> dict[str, int]:
     """Number of claims per verdict, every verdict listed (0 when absent)."""
     counts = dict.fromkeys(VERDICTS, 0)
@@ -82,55 +61,49 @@ def counts_text(counts: Mapping[str, int]) -> str:
     return " · ".join(f"{n} {v}" for v, n in counts.items())
 
 
-def claim_row_html(c: Mapping[str, Any], study: str | None = None, link: str | None = None) -> str:
-    """One claims-table row: ours (estimate, CI, n) beside the paper's number, test, verdict.
+def claims_frame(results: Any, where: str = "results"):
+    """The claims table as `sparselab.claims.claims_table` builds it (one row per claim, index
+    id; columns claim, paper, ours, n, test, margin, p, verdict, reason, all strings), from
+    ClaimResults or claims.json entries; a malformed entry raises naming `where`."""
+    from ..claims import claims_table
 
-    `study`/`link` add a first cell naming (and linking) the report the claim is from.
-    """
+    try:
+        return claims_table(list(results))
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"{where}: {e}") from e
+
+
+def claims_rows_html(frame, study: str | None = None, link: str | None = None) -> list[str]:
+    """`<tr>` rows of a claims frame; `study`/`link` add a first cell naming the report."""
     esc = html.escape
-    ci = (f" [{fmt(c.get('ci_low'))}, {fmt(c.get('ci_high'))}]"
-          if c.get("ci_low") is not None or c.get("ci_high") is not None else "")
-    margin = f"; margin {fmt(c.get('margin'))}" if c.get("margin") is not None else ""
-    verdict = str(c.get("verdict"))
     first = ""
     if study is not None:
         first = f'<td><a href="{esc(link)}">{esc(study)}</a></td>' if link else f"<td>{esc(study)}</td>"
-    return (
-        f"<tr>{first}<td>{esc(fmt(c.get('id')))}</td><td>{esc(fmt(c.get('claim')))}</td>"
-        f"<td>{esc(fmt(c.get('paper_value')))}<br><small>{esc(fmt(c.get('paper_source')))}"
-        f"</small></td><td>{esc(fmt(c.get('estimate')))}{esc(ci)}<br><small>n = "
-        f"{esc(fmt(c.get('n')))}</small></td><td>{esc(fmt(c.get('test')))}{esc(margin)}"
-        f"<br><small>p = {esc(fmt(c.get('p_value')))}</small></td>"
-        f'<td class="sl-verdict-{esc(verdict)}">{esc(verdict)}</td>'
-        f"<td>{esc(fmt(c.get('reason')))}</td></tr>")
+    rows = []
+    for cid, r in frame.iterrows():
+        cells = "".join(
+            f'<td class="sl-verdict-{esc(str(v))}">{esc(str(v))}</td>' if col == "verdict"
+            else f"<td>{esc(fmt(v))}</td>" for col, v in r.items())
+        rows.append(f"<tr>{first}<td>{esc(str(cid))}</td>{cells}</tr>")
+    return rows
 
 
-def claims_table_html(rows: Iterable[str], with_study: bool = False) -> str:
-    """The claims table around rows made by `claim_row_html`."""
+def claims_table_html(rows: Iterable[str], columns: Iterable[str], with_study: bool = False) -> str:
+    """The claims table around rows made by `claims_rows_html` (`columns`: the frame's)."""
     head = "<th>study</th>" if with_study else ""
-    return (f'<table class="sl-claims"><thead><tr>{head}<th>id</th><th>claim</th>'
-            f"<th>paper</th><th>ours (95 % CI)</th><th>test</th><th>verdict</th><th>reason</th>"
-            f"</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+    head += "<th>id</th>" + "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    return (f'<table class="sl-claims"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(rows)}</tbody></table>")
 
 
 def show_claims(results: Any) -> Html:
-    """Claims table of one study, with its verdict counts above it.
-
-    `results` is what the study's claims produce; the claims layer's `claims_table` turns it
-    into rows when it exists. Rows with the claims.json keys get this module's table; any other
-    table it returns is shown as it is.
-    """
-    try:
-        from ..claims import claims_table  # type: ignore[attr-defined]
-    except ImportError:  # no claims layer: results are claims.json-shaped already
-        claims_table = None
-    table = claims_table(results) if claims_table else results
-    if hasattr(table, "columns") and not {"claim", "verdict"} <= set(table.columns):
-        return Html(table.to_html(border=0))
-    entries = claim_dicts(table)
-    counts = counts_text(verdict_counts(entries))
+    """Claims table of one study (ours beside the paper's number, test, verdict, reason), with
+    its verdict counts above it; `results` are the study's ClaimResults (or claims.json dicts)."""
+    frame = claims_frame(results)
+    counts = counts_text(verdict_counts({"verdict": v} for v in frame["verdict"]))
+    table = claims_table_html(claims_rows_html(frame), frame.columns)
     return Html(f'<div class="sl-page-claims"><p><b>Verdicts</b>: {html.escape(counts)}</p>'
-                f"{claims_table_html(claim_row_html(c) for c in entries)}</div>")
+                f"{table}</div>")
 
 
 def parameter_notes(notebook: Path) -> dict[str, str]:

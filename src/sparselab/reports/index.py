@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..cache import atomic_write_text
 from . import render
-from .display import claim_row_html, claims_table_html, counts_text, fmt, verdict_counts
+from .display import claims_frame, claims_rows_html, claims_table_html, counts_text, fmt, verdict_counts
 
 
 def collect_rows(root: Path) -> list[dict]:
@@ -73,19 +73,21 @@ listed in <a href="claims.html">the claims overview</a>), its headline numbers (
 def write_claims_page(root: Path, rows: list[dict] | None = None) -> Path:
     """`<root>/claims.html`: every claim of every study in one table."""
     rows = collect_rows(root) if rows is None else rows
-    rows_html, total = [], {}
+    rows_html, total, columns = [], {}, None
     for r in rows:
         if r["claims"] is None:
             continue
         for v, n in r["verdicts"].items():
             total[v] = total.get(v, 0) + n
-        rows_html += [claim_row_html(c, r["study"], f"{r['study']}/index.html") for c in r["claims"]]
+        frame = claims_frame(r["claims"], f"{root / r['study'] / 'claims.json'}")
+        columns = frame.columns
+        rows_html += claims_rows_html(frame, r["study"], f"{r['study']}/index.html")
     missing = [r["study"] for r in rows if r["claims"] is None]
     summary = (f"<p>All studies together: {html.escape(counts_text(total))}.</p>" if total
                else "<p>No study has a <code>claims.json</code> yet.</p>")
     note = (f"<p>Without claims: {html.escape(', '.join(missing))}.</p>" if missing else "")
-    content = (f"<h1>Every claim of every study</h1>{summary}{note}"
-               f"{claims_table_html(rows_html, with_study=True)}")
+    table = claims_table_html(rows_html, columns, with_study=True) if rows_html else ""
+    content = f"<h1>Every claim of every study</h1>{summary}{note}{table}"
     return atomic_write_text(root / "claims.html", render.page(
         "sparselab claims", content, render.nav_html(root, "claims", 0)))
 
