@@ -8,7 +8,14 @@ from pathlib import Path
 
 from ..cache import atomic_write_text
 from . import render
-from .display import claims_frame, claims_rows_html, claims_table_html, counts_text, fmt, verdict_counts
+from .display import (
+    claims_frame,
+    claims_rows_html,
+    claims_table_html,
+    counts_text,
+    fmt,
+    verdict_counts,
+)
 
 
 def collect_rows(root: Path) -> list[dict]:

@@ -8,9 +8,9 @@ A report page reads as a document, in this order (HOUSE_STYLE, issue 13): the qu
 one-paragraph answer; the claims table; the setup with the values used; results; limitations.
 The tools, all on the `rep = ReportWriter.open("NN_name")` a notebook opens first:
 
-- `rep.show_claims(results)`: the claims table (ours with CI beside the paper's number, the test,
-  the verdict and its reason) and the verdict counts; `results` is what the study's claims
-  produce (claims.json-shaped dicts, dataclasses or a DataFrame).
+- `rep.save_claims(results)` then `rep.show_claims(results)`: claims.json, and the claims table
+  (`sparselab.claims.claims_table`: ours with CI beside the paper's number, the test, the
+  verdict and its reason) under the verdict counts; `results` are the study's ClaimResults.
 - `rep.show_setup(cfg)`: every field of the study's Config with the value this run used and the
   comment of its line in the notebook's parameters cell.
 - `rep.show_table(df, "name")`: saves `tables/name.csv` and shows the whole table with a link
@@ -18,6 +18,11 @@ The tools, all on the `rep = ReportWriter.open("NN_name")` a notebook opens firs
   listed under "Full tables" at the end of the page by the runner.
 - `rep.save_figure(fig, "name")`: `figures/name.png`; shows nothing itself (the figure is shown
   by the notebook's inline backend), so it can end a cell.
+
+Code is hidden on the page, so cells that only compute (`res = study.run(cfg)`, the claims)
+can sit above the answer and show nothing; write the answer's numbers with an f-string
+(`IPython.display.Markdown(f"...")`) so none is typed by hand. Check a rendered folder with
+`sparselab report check build/reports` (or `pytest tests/browser --pages build/reports`).
 
 `open` also sets pandas to print every row and column (no "72 rows × 6 columns"). The runner
 drops stderr (warnings, tqdm bars, logging) from the page: progress goes to the terminal, and
