@@ -63,6 +63,7 @@ STDERR_BOX = ('<div class="jp-RenderedText jp-OutputArea-output" '
     ("<pre>cache in /root/.cache/x</pre>", "absolute path"),
     ("<pre>/home/me/data</pre>", "absolute path"),
     ("<pre>/tmp/abc.tmp/figures</pre>", "absolute path"),
+    ("<table><tr><td>/<wbr>work/<wbr>main/x</td></tr></table>", "absolute path"),
     ('<a href="file:///etc/passwd">x</a>', "absolute path in a link"),
     ('<a href="tables/missing.csv">x</a>', "broken link"),
     ('<img src="figures/missing.png">', "broken link"),

@@ -31,6 +31,11 @@ BROWSER_ONLY = {"console error", "request to another host", "failed load", "hori
 DATA_URI = re.compile(r"data:[\w/+.-]+(;[\w=-]+)*;base64,[A-Za-z0-9+/=\s]+")
 
 
+# tags that end a run of text; anything else (<wbr>, <b>, <code>) joins its neighbours
+BLOCK_TAGS = {"p", "div", "td", "th", "tr", "li", "br", "pre", "h1", "h2", "h3", "h4", "section",
+              "table", "ul", "ol", "summary", "details", "nav", "a"}
+
+
 class _Parser(HTMLParser):
     """Collects (tag, attribute, value) of every link/resource, every id, and visible text."""
 
@@ -49,10 +54,14 @@ class _Parser(HTMLParser):
                 self.ids.add(v)
         if tag in ("style", "script"):
             self._skip += 1
+        if tag in BLOCK_TAGS:
+            self.text.append("\n")
 
     def handle_endtag(self, tag):
         if tag in ("style", "script") and self._skip:
             self._skip -= 1
+        if tag in BLOCK_TAGS:
+            self.text.append("\n")
 
     def handle_data(self, data):
         if not self._skip:
@@ -120,7 +129,7 @@ def check_html(page: Path, root: Path, report_page: bool | None = None) -> list[
         problems.append(f"stderr box(es): {n_err}")
     if ELLIPSIS_CELL.search(text):
         problems.append("truncated table: a row or column of '...' cells")
-    problems += check_text(html.unescape(" ".join(p.text)))
+    problems += check_text(html.unescape("".join(p.text)))
     for attr_what, url in ((f"{t} {a}", u) for t, a, u in p.links):
         if ABS_PATH.search(url) or urlsplit(url).scheme == "file":
             problems.append(f"absolute path in a link: {attr_what}={url!r}")

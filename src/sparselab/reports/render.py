@@ -23,6 +23,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 RENDERER_VERSION = "2"  # in <meta name="generator">: pages made by older code lack it
 NAV_RE = re.compile(r'<nav class="sl-nav".*?</nav>', re.DOTALL)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+# a table cell holding plain text long enough to widen its column
+LONG_CELL = re.compile(r"(<t[dh](?:\s[^<>]*)?>)([^<>]{16,})(?=</t[dh]>)")
+BREAK_AFTER = re.compile(r"([_/=,|])(?=\S)")
 
 
 def css() -> str:
@@ -121,6 +124,13 @@ def tables_html(folder: Path) -> str:
             f'column):<ul>{"".join(items)}</ul></section>')
 
 
+def soft_breaks(page_html: str) -> str:
+    """Let long table-cell labels (`pipeline/partner/prf(k, a, b)`, `finding_3_decode`) wrap
+    after `_ / = , |` (a `<wbr>`), so a column needs no more width than its longest piece;
+    numbers and short cells are left as they are."""
+    return LONG_CELL.sub(lambda m: m.group(1) + BREAK_AFTER.sub(r"\1<wbr>", m.group(2)), page_html)
+
+
 def clean_notebook(nb):
     """Copy of an executed notebook without terminal noise: stderr streams (warnings, tqdm,
     logging) and widget views (tqdm.auto bars). The executed file itself is not changed."""
@@ -154,7 +164,7 @@ def render_notebook(nb, name: str, folder: Path, root: Path, prov: dict[str, Any
         "footer": tables_html(folder),
     }
     body, _ = exporter.from_notebook_node(clean_notebook(nb), resources={"sparselab": chrome})
-    return body
+    return soft_breaks(body)
 
 
 def page(title: str, body: str, nav: str) -> str:
@@ -164,7 +174,7 @@ def page(title: str, body: str, nav: str) -> str:
             f'<meta name="generator" content="sparselab-report {RENDERER_VERSION}">'
             f'<link rel="icon" href="data:,">'
             f'<title>{html.escape(title)}</title><style>{css()}</style></head><body>{nav}'
-            f'<main class="sl-page">{body}</main></body></html>\n')
+            f'<main class="sl-page">{soft_breaks(body)}</main></body></html>\n')
 
 
 def load_json(path: Path, default: Any) -> Any:
