@@ -150,3 +150,16 @@ def test_index_and_claims_pages_count_verdicts(toy_root):
     text = readme.read_text()
     assert "| 2 agrees · 1 disagrees · 0 inconclusive · 0 untestable |" in text
     assert "| [02_b](reports/02_b/index.html) | – |" in text
+
+
+def test_expected_time_is_stated_from_recorded_wall_times(toy_root):
+    _make_repo(toy_root, "print(1)")
+    nb = runner.find_notebook("99")
+    assert runner.expected_time([nb], "smoke") == (
+        "expected time: unknown (no smoke report recorded a wall time yet)")
+    prov = toy_root / "build" / "reports" / "99_toy" / "provenance.json"
+    prov.parent.mkdir(parents=True)
+    prov.write_text(json.dumps({"wall_time_s": 754.0}))
+    assert runner.expected_time([nb], "smoke") == (
+        "expected time: about 13 min (99 13 min; as the last smoke reports recorded in "
+        "provenance.json)")

@@ -78,10 +78,19 @@ class ReportWriter:
 
     @classmethod
     def open(cls, study: str) -> ReportWriter:
-        """The writer of report `study` (e.g. "03_prf_interpolation"); sets pandas to show
-        every row and column of a table."""
-        root = Path(os.environ.get(ENV) or build_dir() / "interactive" / study)
+        """The writer of this run (report `study`, e.g. "03_prf_interpolation"); an
+        interactive run starts its metrics afresh. Sets pandas to show every row and column
+        of a table and figures to draw on the page.
+
+        (A notebook opens it once, in its first code cell: keys an earlier run wrote, under
+        other parameters, must not survive into this run's metrics.json.)
+        """
+        staged = os.environ.get(ENV)
+        root = Path(staged or build_dir() / "interactive" / study)
         (root / "figures").mkdir(parents=True, exist_ok=True)
+        if not staged:  # the runner's staging folder is new for every run anyway
+            for name in ("metrics.json", "timings.json"):
+                (root / name).unlink(missing_ok=True)
         show_whole_tables()
         show_figures_inline()
         return cls(root, study)
