@@ -18,7 +18,9 @@ help: ## show this help
 	@echo
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-22s %s\n", $$1, $$2}'
 	@echo
-	@echo "Variables: PROFILE=smoke|full (default full: reports/; smoke: build/reports/), NB=00|01|..."
+	@echo "Variables: PROFILE=smoke|full (default full: reports/; smoke: build/reports/), NB=00|01|...,"
+	@echo "           FRESH=1 (recompute everything from nothing into build/fresh/, compare with reports/),"
+	@echo "           SPARSELAB_ARTIFACTS=use|update|require|fresh|off (artifacts/README.md)"
 
 setup: $(STAMP) ## create .venv, install pinned deps (CPU torch), register the 'sparselab' Jupyter kernel
 
@@ -36,11 +38,29 @@ test: setup ## fast tests (no network, a few minutes at most)
 test-slow: setup ## slow tests: real-data golden numbers, every notebook under papermill
 	$(PY) -m pytest -m "slow" -q
 
-reports: setup ## run every notebook with PROFILE and render reports + index.html
-	$(PY) -m sparselab report run all --profile $(PROFILE)
+# Artifacts (artifacts/README.md): the full profile reads the committed artifacts/ (mode use),
+# smoke computes from nothing (off). FRESH=1 recomputes everything from nothing — artifacts
+# ignored, a cold cache — into build/fresh/ and compares its metrics/claims with reports/.
+SPARSELAB_ARTIFACTS ?= $(if $(filter smoke,$(PROFILE)),off,use)
+FRESH_ENV := SPARSELAB_ARTIFACTS=fresh SPARSELAB_CACHE=$(CURDIR)/build/fresh/cache \
+	SPARSELAB_REPORTS_DIR=$(CURDIR)/build/fresh/reports
 
-report: setup ## run one notebook: make report NB=03 PROFILE=smoke
-	$(PY) -m sparselab report run $(NB) --profile $(PROFILE)
+reports: setup ## run every notebook with PROFILE and render reports + index.html (FRESH=1: recompute, compare)
+ifeq ($(FRESH),1)
+	$(FRESH_ENV) $(PY) -m sparselab report run all --profile full
+	$(PY) -m sparselab report compare reports build/fresh/reports
+else
+	$(if $(filter full,$(PROFILE)),$(PY) -m sparselab artifacts verify)
+	SPARSELAB_ARTIFACTS=$(SPARSELAB_ARTIFACTS) $(PY) -m sparselab report run all --profile $(PROFILE)
+endif
+
+report: setup ## run one notebook: make report NB=03 PROFILE=smoke (FRESH=1 as for reports)
+ifeq ($(FRESH),1)
+	$(FRESH_ENV) $(PY) -m sparselab report run $(NB) --profile full
+	$(PY) -m sparselab report compare reports build/fresh/reports
+else
+	SPARSELAB_ARTIFACTS=$(SPARSELAB_ARTIFACTS) $(PY) -m sparselab report run $(NB) --profile $(PROFILE)
+endif
 
 lab: setup ## open JupyterLab on notebooks/ with the sparselab kernel
 	$(VENV)/bin/jupyter lab notebooks/

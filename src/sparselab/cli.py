@@ -17,6 +17,7 @@ COMMANDS: dict[str, str | dict[str, str]] = {
     "search": "sparselab.retrieval.cli_search",
     "train": "sparselab.models.cli",
     "report": "sparselab.reports.cli",
+    "artifacts": "sparselab.artifacts.cli",
     "bench": {
         "bm25": "sparselab.indexes.bench_bm25",
         "attention": "sparselab.attention.bench",

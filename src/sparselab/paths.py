@@ -29,5 +29,6 @@ def build_dir() -> Path:
 
 
 def reports_dir() -> Path:
-    """Committed full-profile reports."""
-    return repo_root() / "reports"
+    """Committed full-profile reports (`$SPARSELAB_REPORTS_DIR` redirects them: FRESH=1)."""
+    env = os.environ.get("SPARSELAB_REPORTS_DIR")
+    return Path(env).resolve() if env else repo_root() / "reports"

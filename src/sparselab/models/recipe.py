@@ -109,10 +109,14 @@ def load_model(folder_or_file: str | Path) -> tuple[TinyLM, dict[str, Any]]:
     if not path.exists():
         raise FileNotFoundError(f"no checkpoint at {path}")
     ck = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = LMConfig(**ck["meta"]["model_cfg"])
-    model = TinyLM(cfg)
-    model.load_state_dict(ck["model"])
-    return model.eval(), ck["meta"]
+    return model_from_state(ck["model"], ck["meta"]), ck["meta"]
+
+
+def model_from_state(state: dict[str, torch.Tensor], meta: dict[str, Any]) -> TinyLM:
+    """A TinyLM (eval mode) built from checkpoint meta (`model_cfg`) and a state_dict."""
+    model = TinyLM(LMConfig(**meta["model_cfg"]))
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def recipe_from_meta(meta: dict[str, Any]) -> SuiteRecipe:

@@ -14,7 +14,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
     idx = sub.add_parser("index", help="rewrite the index.html of a reports folder")
     idx.add_argument("--profile", default="full", choices=["smoke", "full"])
     idx.set_defaults(func=_index)
+    cmp = sub.add_parser("compare", help="compare two report trees' metrics.json/claims.json "
+                                         "within a tolerance (exit 1 on any difference)")
+    cmp.add_argument("committed", nargs="?", default="reports", help="reference tree (reports/)")
+    cmp.add_argument("fresh", nargs="?", default="build/fresh/reports", help="recomputed tree")
+    cmp.add_argument("--atol", type=float, default=None, help="absolute tolerance (0.02)")
+    cmp.add_argument("--rtol", type=float, default=None, help="relative tolerance (0.05)")
+    cmp.set_defaults(func=_compare)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .compare import ATOL, RTOL, compare_trees
+
+    atol = ATOL if args.atol is None else args.atol
+    rtol = RTOL if args.rtol is None else args.rtol
+    diffs = compare_trees(Path(args.committed), Path(args.fresh), atol, rtol)
+    for d in diffs:
+        print(d.line())
+    tol = f"|fresh - committed| <= {atol:g} + {rtol:g} * |committed|"
+    if diffs:
+        print(f"{len(diffs)} difference(s) beyond {tol}")
+        return 1
+    print(f"{args.fresh} agrees with {args.committed}: every metric and claim within {tol}")
+    return 0
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from ..artifacts.build import artifact_mode
 from ..cache import atomic_dir, atomic_write_json, atomic_write_text
 from ..paths import build_dir, repo_root, reports_dir
 from . import index, provenance
@@ -83,7 +84,8 @@ def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> P
     executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.time()
-    with atomic_dir(final, marker=False) as stage:
+    # artifact_mode: full profile reads committed artifacts/, smoke computes from nothing
+    with atomic_dir(final, marker=False) as stage, artifact_mode(profile):
         env_before = os.environ.get(ENV)
         os.environ[ENV] = str(stage)
         (stage / "figures").mkdir(exist_ok=True)
@@ -114,7 +116,7 @@ def run_reports(which: str, profile: str) -> list[Path]:
         print(f"== {nb.stem} [{profile}]", flush=True)
         out.append(run_report(nb.stem, profile))
     index.write_index(output_root(profile))
-    if profile == "full":
+    if profile == "full" and output_root(profile) == repo_root() / "reports":  # not FRESH=1
         index.update_readme(repo_root() / "README.md", output_root(profile))
     return out
 

@@ -20,12 +20,26 @@ from ..paths import build_dir
 ENV = "SPARSELAB_REPORT_DIR"
 
 
-def _clean(value: Any) -> Any:
-    """JSON-friendly scalar: numpy numbers to float/int, NaN to None."""
-    if hasattr(value, "item"):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
+# metrics.json must be byte-identical when a report is rebuilt from artifacts: every float is
+# rounded to this many significant digits (float-reduction noise across BLAS kernels and
+# thread counts sits around the 7th digit of an fp32 result; 6 digits keep what reviewers diff).
+METRIC_DIGITS = 6
+TIMING_DIGITS = 4  # timings.json: measured wall/CPU times are never compared, only read
+
+
+def _clean(value: Any, digits: int = METRIC_DIGITS) -> Any:
+    """JSON-friendly value: numpy numbers to float/int, NaN/inf to None, floats rounded to
+    `digits` significant digits (-0.0 to 0.0); lists and dicts cleaned recursively."""
+    if hasattr(value, "tolist") and not isinstance(value, (list, tuple, dict)):
+        value = value.tolist()  # numpy/torch scalar -> Python number, array -> list
+    if isinstance(value, Mapping):
+        return {str(k): _clean(v, digits) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v, digits) for v in value]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        return float(f"{value:.{digits}g}") + 0.0  # + 0.0 turns -0.0 into 0.0
     return value
 
 
@@ -58,6 +72,20 @@ class ReportWriter:
         atomic_write_json(self.metrics_path, merged)
         return merged
 
+    @property
+    def timings_path(self) -> Path:
+        return self.root / "timings.json"
+
+    def add_timings(self, values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+        """Merge measured times (seconds, rates) into timings.json, kept apart from
+        metrics.json so that a rebuild from artifacts gives a byte-identical metrics.json.
+        When a report reads timings measured in an expensive run, make those an artifact."""
+        merged = json.loads(self.timings_path.read_text()) if self.timings_path.exists() else {}
+        for k, v in values.items():
+            merged[f"{prefix}{k}"] = _clean(v, TIMING_DIGITS)
+        atomic_write_json(self.timings_path, merged)
+        return merged
+
     def add_headline(self, values: Mapping[str, Any]) -> None:
         """Numbers shown for this study in reports/index.html (also kept in metrics.json)."""
         self.add_metrics({f"headline/{k}": v for k, v in values.items()})
@@ -77,3 +105,9 @@ class ReportWriter:
     def save_table(self, df, name: str) -> Path:
         """A table as tables/<name>.csv (for reviewers who diff numbers)."""
         return atomic_write_bytes(self.root / "tables" / f"{name}.csv", df.to_csv(index=True).encode())
+
+    def save_claims(self, results) -> Path:
+        """The study's tested claims as claims.json (see `sparselab.claims.save_claims`)."""
+        from ..claims import save_claims
+
+        return save_claims(results, self.root)

@@ -27,6 +27,11 @@ from .stats import max_compression, mean_ci
 # tolerance, tested in test_study_sparse_attention, and faster on this CPU).
 PREFILL_BACKEND = "kernel"
 REAL_METHODS_EXCLUDE = ("dense", "oracle_topk")  # oracle_topk is an upper bound, not a method
+# Trained weights are committed as artifacts in fp16: half the bytes of fp32; the grid scores
+# the fp16-rounded model in every mode, so reports from artifacts and from training agree.
+MODEL_DTYPE = "fp16"
+MODEL_ARTIFACT_VERSION = 1  # bump when what a checkpoint artifact holds changes
+ARTIFACT_COMMAND = "make report NB=01 PROFILE=full"
 
 
 @dataclass
@@ -52,19 +57,34 @@ def recipe_for(cfg: Config, name: str):
                        short_frac=float(cfg.train_short_frac))
 
 
-def train_models(cfg: Config) -> dict:
-    """{name: (model, meta, recipe dict)}: each trained once and cached under cache/models/."""
+def _trained_state(recipe) -> tuple[dict, dict]:
+    """Train (or take from cache/models/) one family member: `(state_dict, meta)`."""
     from ...models.recipe import load_model, train_suite_model
+
+    folder = train_suite_model(recipe, progress=False)
+    model, meta = load_model(folder)
+    info = folder / "recipe.json"
+    if info.exists():  # the training history lives next to the checkpoint
+        meta = {**meta, **json.loads(info.read_text())}
+    return model.state_dict(), meta
+
+
+def train_models(cfg: Config) -> dict:
+    """{name: (model, meta, model key)}: each family member's weights come from the committed
+    artifact `01_sparse_attention/models/<slug>` (fp16 safetensors, fingerprinted by the
+    recipe) or are trained and cached; see `sparselab.artifacts` for the modes."""
+    from ...artifacts import get_or_build
+    from ...models.recipe import model_from_state
 
     out = {}
     for name in cfg.models:
         recipe = recipe_for(cfg, name)
-        folder = train_suite_model(recipe, progress=False)
-        model, meta = load_model(folder)
-        info = folder / "recipe.json"
-        if info.exists():  # the training history lives next to the checkpoint
-            meta = {**meta, **json.loads(info.read_text())}
-        out[name] = (model, meta, recipe.to_dict())
+        state, meta = get_or_build(
+            f"01_sparse_attention/models/{recipe.slug()}", recipe.to_dict(),
+            lambda r=recipe: _trained_state(r), kind="checkpoint", dtype=MODEL_DTYPE,
+            command=ARTIFACT_COMMAND, version=MODEL_ARTIFACT_VERSION)
+        # the grid's cells are scored with these (fp16-stored) weights: part of their cache key
+        out[name] = (model_from_state(state, meta), meta, recipe.to_dict() | {"weights": MODEL_DTYPE})
     return out
 
 
