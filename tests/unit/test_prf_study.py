@@ -120,7 +120,7 @@ def test_paper_default_block_equals_registry_pipelines():
     first = toy_round()
     qrels = toy_qrels(1, first.query_ids)
     ev = FastEvaluator(qrels, first.doc_ids)
-    cfg = study.Config(partners=["bm25"], coincide_depth=5)
+    cfg = study.Config(partners=["bm25"])
     for fusion, norm in study.FUSIONS.items():
         block = default_block(first, ev, cfg, fusion)
         specs = default_specs(["bm25"], cfg.prf_methods, cfg.default_alpha)
@@ -153,8 +153,7 @@ def test_every_block_scores_every_placement_and_tuned_alphas_are_positive():
 
 
 @pytest.mark.parametrize("bad", [{"alphas": [0.0, 0.5]}, {"alphas": []},
-                                 {"equiv_margin": 0}, {"coincide_share": 1.5},
-                                 {"prf_depths": [1], "min_prf_depth": 2},
+                                 {"prf_depths": [1]},
                                  {"tune_measure": "RR@10"}])
 def test_config_rejects_degenerate_settings(bad):
     name = next(iter(bad)) if "prf_depths" not in bad else "prf_depths"

@@ -14,8 +14,8 @@ from .latency import latency_specs, measure_latency, table_latency
 from .pipeline import BLOCKS, DatasetResult, Results, cv_protocol, run, split_protocol
 from .report import answer, limitations, setup
 from .tables import (
-    metrics,
     headline,
+    metrics,
     significance,
     system_means,
     table_block,

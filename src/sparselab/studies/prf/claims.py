@@ -118,29 +118,16 @@ def _sign(effects, claim) -> C.Estimate | None:
         return None
 
 
-def _combine(claim: C.Claim, judged: dict, a: str, n_cells: int, n_all: int,
+def _combine(claim: C.Claim, pooled: dict, n_cells: int, n_all: int,
              cell_verdicts: list) -> C.ClaimResult:
-    """One verdict from the per-competitor pooled verdicts (intersection-union)."""
-    verdicts = {b: r.verdict for b, r in judged.items()}
-    if any(v == "disagrees" for v in verdicts.values()):
-        verdict = "disagrees"
-        bad = [b for b, v in verdicts.items() if v == "disagrees"]
-        bind = min(bad, key=lambda b: -abs(judged[b].estimate.estimate))
-    else:
-        verdict = "agrees" if all(v == "agrees" for v in verdicts.values()) else "inconclusive"
-        bind = max(judged, key=lambda b: judged[b].estimate.p_value)
-    est = judged[bind].estimate
-    parts = "; ".join(f"vs {b}: {r.estimate.estimate:+.4f} [{r.estimate.ci_low:+.4f}, "
-                      f"{r.estimate.ci_high:+.4f}] {r.verdict}" for b, r in judged.items())
+    """One verdict from the per-competitor pooled estimates: agrees only if every comparison
+    agrees (intersection-union), disagrees if one does after Holm (`claims.judge_all`)."""
+    r = C.judge_all(claim, pooled) if len(pooled) > 1 else C.judge(claim, *pooled.values())
     tally = {v: cell_verdicts.count(v) for v in ("agrees", "disagrees", "inconclusive")}
-    reason = (f"binding comparison {a} - {bind}: {judged[bind].reason}. Pooled per "
-              f"comparison: {parts}. Cells (Holm within each cell): {tally['agrees']} agree, "
-              f"{tally['disagrees']} disagree, {tally['inconclusive']} inconclusive; "
-              f"{n_cells} of {n_all} cells kept (others: placements coincide)")
-    if len(judged) > 1:
-        est = dataclasses.replace(est, test=f"{est.test}; binding comparison {a} - {bind} "
-                                            f"of {len(judged)} (intersection-union)")
-    return C.ClaimResult(claim, verdict, reason, est)
+    return dataclasses.replace(r, reason=(
+        f"{r.reason}. Cells (Holm within each cell): {tally['agrees']} agree, "
+        f"{tally['disagrees']} disagree, {tally['inconclusive']} inconclusive; {n_cells} of "
+        f"{n_all} cells kept (the others: two placements coincide)"))
 
 
 def evaluate_claim(cfg, block: str, key: str, kept: dict, n_all: int):
@@ -151,12 +138,12 @@ def evaluate_claim(cfg, block: str, key: str, kept: dict, n_all: int):
         return C.untestable(claim, "a pooled estimate needs at least 2 cells where the "
                             "placements differ", quantity="cells kept", measured=len(kept),
                             threshold=2), [], []
-    judged, pooled, cell_rows, cell_verdicts = {}, [], [], []
+    estimates, pooled, cell_rows, cell_verdicts = {}, [], [], []
     for b in competitors:
         sub = dataclasses.replace(claim, id=f"{claim.id}/vs_{b}")
         pairs = {cell: (v[a], v[b]) for cell, v in kept.items()}
-        est = C.meta_paired(pairs, claim=sub)
-        judged[b] = C.judge(sub, est)
+        est = estimates[f"{a} - {b}"] = C.meta_paired(pairs, claim=sub)
+        verdict = C.judge(sub, est).verdict
         sign = _sign([np.mean(x - y) for x, y in pairs.values()], sub)
         pooled.append({"block": block, "claim": key, "comparison": f"{a} - {b}",
                        "estimate": est.estimate, "ci_low": est.ci_low, "ci_high": est.ci_high,
@@ -164,7 +151,7 @@ def evaluate_claim(cfg, block: str, key: str, kept: dict, n_all: int):
                        "tau2": est.extra["tau2"], "i2": est.extra["i2"],
                        "sign_share": None if sign is None else sign.estimate,
                        "sign_p": None if sign is None else sign.p_value,
-                       "verdict": judged[b].verdict})
+                       "verdict": verdict})
     for cell, v in kept.items():
         fam = C.cell_tests({b: (v[a], v[b]) for b in competitors}, claim)
         verdicts = []
@@ -177,7 +164,7 @@ def evaluate_claim(cfg, block: str, key: str, kept: dict, n_all: int):
                               "n": est.n, "verdict": r.verdict})
         cell_verdicts.append("disagrees" if "disagrees" in verdicts else
                              "agrees" if all(x == "agrees" for x in verdicts) else "inconclusive")
-    return _combine(claim, judged, a, len(kept), n_all, cell_verdicts), pooled, cell_rows
+    return _combine(claim, estimates, len(kept), n_all, cell_verdicts), pooled, cell_rows
 
 
 def evaluate_claims(res, blocks) -> Outcome:

@@ -54,11 +54,9 @@ def _fingerprint(col, key: str, splits, **extra) -> dict:
 
 
 def get_or_build(name: str, config: dict, build, **kw):
-    """`sparselab.artifacts.get_or_build` (TEMPORARY: plain build until it lands on main)."""
-    try:
-        from ...artifacts import get_or_build as gob
-    except ImportError:  # TODO(study03): remove once sparselab.artifacts is on main
-        return build()
+    """`sparselab.artifacts.get_or_build` with this study's rebuild command."""
+    from ...artifacts import get_or_build as gob
+
     return gob(name, config, build, command=COMMAND, **kw)
 
 

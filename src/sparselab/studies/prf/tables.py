@@ -83,20 +83,21 @@ def table_block(res, block: str = "tuned", numeric: bool = False) -> pd.DataFram
     return out
 
 
-def table_placements(res, block: str, measure: str | None = None) -> pd.DataFrame:
-    """One row per cell (dataset / partner / PRF method), one column per placement: means of
-    `measure` (default the claims measure) on the test queries of `block`."""
+def table_placements(res, blocks, measure: str | None = None) -> pd.DataFrame:
+    """One row per block x cell (dataset / partner / PRF method), one column per placement:
+    means of `measure` (default the claims measure) on the test queries."""
     measure = measure or res.cfg.tune_measure
     rows = []
-    for name, ds in res.datasets.items():
-        final = ds.blocks[block].final
-        for s in res.cfg.partners:
-            for m in res.cfg.prf_methods:
-                row = {"dataset": name, "partner": s, "prf": m}
-                for p in PLACEMENTS:
-                    row[p] = float(final[system_of(p, s, m)][measure].mean())
-                rows.append(row)
-    return pd.DataFrame(rows).set_index(["dataset", "partner", "prf"]).round(4)
+    for block in blocks:
+        for name, ds in res.datasets.items():
+            final = ds.blocks[block].final
+            for s in res.cfg.partners:
+                for m in res.cfg.prf_methods:
+                    row = {"block": block, "dataset": name, "partner": s, "prf": m}
+                    for p in PLACEMENTS:
+                        row[p] = float(final[system_of(p, s, m)][measure].mean())
+                    rows.append(row)
+    return pd.DataFrame(rows).set_index(["block", "dataset", "partner", "prf"]).round(4)
 
 
 def table_reference(res) -> pd.DataFrame:
