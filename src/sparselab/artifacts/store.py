@@ -96,6 +96,8 @@ class ArtifactStore:
             return f"artifact {name!r}: not in {self.manifest_path}"
         f = self.root / e["path"]
         where = f"artifact {name!r} ({e['path']})"
+        if not f.resolve().is_relative_to(self.root.resolve()):
+            return f"{where}: path leaves {self.root} (edited manifest?)"
         if not f.is_file():
             return f"{where}: file missing"
         size = f.stat().st_size
@@ -160,6 +162,9 @@ class ArtifactStore:
             with mf.locked(self.root):
                 data_m = mf.read(self.manifest_path)
                 old = data_m["artifacts"].get(name)
+                if (old and old["path"] == rel and old["sha256"] == sha and final.is_file()
+                        and old["fingerprint"] == entry["fingerprint"]):
+                    return final  # same bytes from the same config: keep the entry (no churn)
                 os.replace(tmp, final)
                 if old and old["path"] != rel:  # same name, other format: drop the old file
                     (self.root / old["path"]).unlink(missing_ok=True)

@@ -15,17 +15,18 @@ self-hit policy.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 
 import numpy as np
 import pandas as pd
 
 from ...retrieval.pipelines import FirstRound, dense_search
+from ...retrieval.search import drops_self_hits
 from .config import Config
 
 STUDY = "03_prf_interpolation"
 COMMAND = "python -m sparselab report run 03 --profile full"
-SELF_HITS = "kept"  # cached_run retrieves with remove_query=False (see retrieval.first_round)
 
 
 def texts_sha(ids, texts) -> str:
@@ -103,7 +104,7 @@ def splade_runs(col, splits, k: int) -> dict:
             meta[s] = qids.tolist()
         return state, meta
 
-    config = _fingerprint(col, "splade", splits, k=k, self_hits=SELF_HITS)
+    config = _fingerprint(col, "splade", splits, k=k, drop_self_hits=drops_self_hits(col))
     state, meta = _get(f"{col.name}/splade_runs", config, build, "fp32")
     out = {}
     for s in splits:
@@ -122,10 +123,23 @@ def needed_splits(col, cfg: Config) -> list[str]:
     return [tune, "test"] if tune else ["test"]
 
 
+def dense_first_round(first: FirstRound, queries: np.ndarray) -> pd.DataFrame:
+    """The dense first-round run over the stored embeddings, under the self-hit policy:
+    where it drops them, one extra document is retrieved so the list stays `first.k` long."""
+    if not first.drop_self_hits:
+        return dense_search(first, queries)
+    wide = dense_search(dataclasses.replace(first, k=first.k + 1), queries)
+    keep = wide["doc_id"].astype(str).to_numpy() != wide["query_id"].astype(str).to_numpy()
+    run = wide[keep].copy()
+    run["rank"] = run.groupby("query_id", observed=True).cumcount() + 1
+    return run[run["rank"] <= first.k].reset_index(drop=True)
+
+
 def load_first(col, split: str, cfg: Config) -> tuple[FirstRound, str]:
     """The FirstRound of `split` (dense from the artifact, partners: bm25 recomputed,
     splade from the artifact) and a line saying where each part came from."""
     from ...retrieval.first_round import cached_run
+    from ...retrieval.search import self_hit_record
 
     splits = needed_splits(col, cfg)
     docs, queries = dense_vectors(col, splits)
@@ -136,10 +150,11 @@ def load_first(col, split: str, cfg: Config) -> tuple[FirstRound, str]:
     qids, _ = _queries(col, split)
     first = FirstRound(query_ids=qids, query_vectors=queries[split],
                        doc_ids=col.docs["doc_id"].astype(str).tolist(), doc_vectors=docs,
-                       dense=None, k=cfg.depth, k0=cfg.depth, normalize=cfg.normalize)
-    first.dense = dense_search(first, queries[split])
+                       dense=None, k=cfg.depth, k0=cfg.depth, normalize=cfg.normalize,
+                       drop_self_hits=drops_self_hits(col))
+    first.dense = dense_first_round(first, queries[split])
     first.sparse = {p: first.categorical(r) for p, r in sparse.items()}
     origin = ("dense: flat search over the dense artifact; "
               + ", ".join(f"{p}: {'artifact' if p == 'splade' else 'recomputed'}"
-                          for p in cfg.partners))
+                          for p in cfg.partners) + f"; self-hits {self_hit_record(col)}")
     return first, origin

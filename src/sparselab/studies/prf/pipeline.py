@@ -49,7 +49,8 @@ class Results:
 def _sweep(first, qrels, cfg: Config, prfs) -> Sweep:
     from ...eval.fast import FastEvaluator
 
-    sw = Sweep(first, FastEvaluator(qrels, first.doc_ids, cfg.measures))
+    sw = Sweep(first, FastEvaluator(qrels, first.doc_ids, cfg.measures,
+                                    drop_self_hits=first.drop_self_hits))
     sw.baselines(cfg.partners)
     sw.prf(prfs)
     return sw
@@ -147,11 +148,11 @@ def run(cfg: Config) -> Results:
     """Every dataset (tuning protocol per dataset, the four blocks), first rounds from
     `first_round` (committed artifacts in the full profile)."""
     from ...data import load_collection
+    from ...progress import bar as progress_bar  # terminal only, never the report
     from .first_round import load_first
 
-    bar = _progress()
     out, origin = {}, {}
-    for name in bar(cfg.datasets, desc="datasets"):
+    for name in progress_bar(cfg.datasets, desc="datasets"):
         col = load_collection(name)
         tune_split = cfg.tune_splits.get(name)
         if tune_split is not None and tune_split not in col.splits:
@@ -166,11 +167,3 @@ def run(cfg: Config) -> Results:
             out[name] = cv_protocol(name, test, col.qrels["test"], cfg)
     return Results(cfg, out, first_rounds=origin)
 
-
-def _progress():
-    """`sparselab.progress.bar` (terminal only) where it exists, else plain tqdm."""
-    try:
-        from ...progress import bar
-    except ImportError:  # older checkouts
-        from tqdm import tqdm as bar
-    return bar

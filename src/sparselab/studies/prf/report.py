@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from ...retrieval.search import SELF_HITS
 from .blocks import DEFAULT_PRF
 from .claims import BLOCK_TEXT, COMPARISONS
-from .first_round import SELF_HITS
 
 CLAIM_TEXT = {"both_best": "Both beats every other placement",
               "post_equiv_both": "Post is equivalent to Both",
@@ -68,7 +68,7 @@ def setup(res) -> pd.DataFrame:
         ("coincident placements", (f"same top {cfg.coincide_depth} on ≥ "
                                    f"{cfg.coincide_share:.0%} of queries")),
         ("run depth (k0 = k)", str(cfg.depth)),
-        ("self-hits (doc id = query id)", SELF_HITS + ", for every retriever alike"),
+        ("self-hits (doc id = query id)", SELF_HITS + "; every retriever and pipeline alike"),
     ]
     rows += [(f"first round: {k}", v) for k, v in sorted(res.first_rounds.items())]
     return pd.DataFrame(rows, columns=["setting", "value"]).set_index("setting")
