@@ -18,7 +18,7 @@ import yaml
 from ..artifacts.build import artifact_mode
 from ..cache import atomic_dir, atomic_write_json, atomic_write_text
 from ..paths import build_dir, repo_root, reports_dir
-from . import execute, index, provenance
+from . import execute, index, provenance, render
 from .execute import KERNEL
 from .writer import ENV
 
@@ -63,18 +63,14 @@ def output_root(profile: str) -> Path:
     return reports_dir() if profile == "full" else build_dir() / "reports"
 
 
-def render_html(executed: Path) -> str:
-    """HTML of an executed notebook with code cells hidden (outputs and markdown kept)."""
+def render_html(executed: Path, name: str, folder: Path, root: Path, prov: dict) -> str:
+    """Page of report `name` under `root` from an executed notebook: code hidden, stderr and
+    widgets dropped, nothing fetched online, with navigation, provenance summary and the
+    `tables/*.csv` found in `folder` (the staging folder) linked. See `render`."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    return render.render_notebook(nb, name, folder, root, prov)
 
 
 def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
@@ -97,11 +93,13 @@ def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
         (stage / "figures").mkdir(exist_ok=True)
         with _report_dir(stage):
             execute.execute(nb, executed, params, kernel)
-        atomic_write_text(stage / "index.html", render_html(executed))
         if not (stage / "metrics.json").exists():
             atomic_write_json(stage / "metrics.json", {})
-        prov = provenance.collect(params, profile, time.time() - start, nb.name)
+        prov = provenance.collect(params, profile, time.time() - start, nb.name, nb.parent)
         atomic_write_json(stage / "provenance.json", prov)
+        # the page is rendered as `final` (its name, its siblings), from the staged files
+        page = render_html(executed, final.name, stage, final.parent, prov)
+        atomic_write_text(stage / "index.html", page)
     index.write_index(output_root(profile))
     return final
 
@@ -112,6 +110,7 @@ def run_reports(which: str, profile: str, kernel: str = KERNEL,
     targets = list_notebooks() if which == "all" else [find_notebook(which)]
     for nb in targets:  # every notebook's parameters are checked before the first one runs
         check_params(nb, {**load_params(nb, profile), **(overrides or {})})
+    print(expected_time(targets, profile), file=sys.stderr, flush=True)
     out = []
     for nb in targets:
         print(f"== {nb.stem} [{profile}]", file=sys.stderr, flush=True)
@@ -120,6 +119,30 @@ def run_reports(which: str, profile: str, kernel: str = KERNEL,
     if profile == "full" and output_root(profile) == repo_root() / "reports":  # not FRESH=1
         index.update_readme(repo_root() / "README.md", output_root(profile))
     return out
+
+
+def expected_time(targets: list[Path], profile: str) -> str:
+    """One line before a run starts: its expected wall time, from the wall times that the last
+    reports of this profile recorded in their provenance.json (caches and artifacts change it)."""
+    import json
+
+    known, missing = {}, []
+    for nb in targets:
+        path = output_root(profile) / nb.stem / "provenance.json"
+        try:
+            known[nb.stem[:2]] = float(json.loads(path.read_text())["wall_time_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            missing.append(nb.stem[:2])
+    if not known:
+        return f"expected time: unknown (no {profile} report recorded a wall time yet)"
+    parts = ", ".join(f"{k} {_duration(v)}" for k, v in known.items())
+    line = (f"expected time: about {_duration(sum(known.values()))} ({parts}; as the last "
+            f"{profile} reports recorded in provenance.json")
+    return line + (f"; not recorded: {', '.join(missing)})" if missing else ")")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def clean_stale_staging(final: Path) -> None:
