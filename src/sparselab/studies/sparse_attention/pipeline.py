@@ -102,7 +102,8 @@ def grid_cells(cfg: Config) -> list[Cell]:
 def run(cfg: Config, progress: bool = True) -> Results:
     """Train (or load) the models and evaluate every grid cell (cached per cell)."""
     import torch
-    from tqdm.auto import tqdm
+
+    from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
     from ...tasks.suite import build_tasks
 
@@ -110,7 +111,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
     models = train_models(cfg)
     cells, rows, fam = grid_cells(cfg), [], []
     units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
-    bar = tqdm(total=len(units) * len(cfg.tasks), desc="grid units", disable=not progress, mininterval=30)
+    bar = progress_bar(total=len(units) * len(cfg.tasks), desc="grid units", disable=not progress, mininterval=30)
     for name, length in units:
         model, meta, key = models[name]
         for task in build_tasks(list(cfg.tasks), int(length)):
