@@ -146,3 +146,16 @@ def limitations(d: dict, cfg: Config) -> str:
          "harsher regime than at the paper's widths. The "
          f"equal-FLOPs claim matches SR-STE to {MATCHED} only."),
     ])
+
+
+def save_design(d: dict, folder) -> None:
+    """`<folder>/design.json`: the training budget in numbers (key-sorted, floats to 6
+    significant digits, so a rebuild from the artifacts writes the same bytes)."""
+    import json
+    from pathlib import Path
+
+    from ...cache import atomic_write_text
+    from ...claims import round_sig
+
+    atomic_write_text(Path(folder) / "design.json",
+                      json.dumps(round_sig(d), indent=2, sort_keys=True) + "\n")
