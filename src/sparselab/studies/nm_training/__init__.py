@@ -5,7 +5,7 @@ figures. Modules: config (parameters), pipeline (the computation; named so that 
 """
 from . import claims
 from .config import Config
-from .design import design, limitations, ngram_bpc, save_design
+from .design import design, design_frame, limitations, ngram_bpc, save_design
 from .pipeline import (
     CURVE_WINDOWS,
     MATCHED,
@@ -41,4 +41,4 @@ from .pipeline import (
     train_run,
 )
 
-__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "claims", "design", "flip_frame", "headline", "iso_flops_specs", "limitations", "metrics", "model_config", "ngram_bpc", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "save_design", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "timings", "train_run"]
+__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "claims", "design", "design_frame", "flip_frame", "headline", "iso_flops_specs", "limitations", "metrics", "model_config", "ngram_bpc", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "save_design", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "timings", "train_run"]

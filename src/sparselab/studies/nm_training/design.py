@@ -159,3 +159,26 @@ def save_design(d: dict, folder) -> None:
 
     atomic_write_text(Path(folder) / "design.json",
                       json.dumps(round_sig(d), indent=2, sort_keys=True) + "\n")
+
+
+MEANING = {
+    "model": "family member of sparselab.models.lm",
+    "n_params": "non-embedding parameters",
+    "d_model": "residual width (input width of q, k, v, o and the MLP's up projection)",
+    "nm_layers": "projections under the N:M mask",
+    "steps": "optimiser steps per run",
+    "seeds": "seeds per cell",
+    "chars_per_run": "characters seen per run (steps x batch x length)",
+    "train_chars": "characters in the training split",
+    "epochs": "epochs of the training split per run",
+    "dense_val_bpc": "dense model's validation bpc (mean over seeds)",
+    "trigram_val_bpc": "counted character trigram's bpc on the same windows",
+    "dense_curve_drop_last_quarter": "dense curve's fall over its last quarter (bpc; > 0: still falling)",
+    "dense_curve_from_step": "step where that last quarter starts",
+}
+
+
+def design_frame(d: dict) -> pd.DataFrame:
+    """`design(...)` as a two-column table for the page: value, what it is."""
+    return pd.DataFrame({"value": [d[k] for k in d], "meaning": [MEANING.get(k, "") for k in d]},
+                        index=pd.Index(list(d), name="quantity"))
