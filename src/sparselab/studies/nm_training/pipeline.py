@@ -8,6 +8,7 @@ of steps and is cached on its own, so a sweep resumes and reruns are instant.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from dataclasses import asdict, dataclass, replace
 
@@ -194,7 +195,7 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
             "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
 
 
-TIMING = ("wall_s", "cpu_s")  # measured by the sweep, kept out of a cell's row (they vary)
+TIMING = ("wall_s", "cpu_s")  # measured by the sweep: out of a cell's row and of metrics.json
 
 
 def spec_cell(spec: RunSpec) -> dict:
@@ -227,15 +228,61 @@ def cached_run(spec: RunSpec) -> dict:
     return sweep([spec], executor="serial", progress=False)[0]
 
 
+ARTIFACT = "04_nm_training/runs"  # every run's record, one Parquet table (artifacts/)
+COMMAND = "make report NB=04 PROFILE=full"
+
+
+def train_all(specs: list[RunSpec], workers: int, executor: str = "local",
+              scheduler: str = "") -> list[dict]:
+    """Records of `specs`, trained (or read from the cell cache), in the order given: one
+    `sparselab.sweeps` sweep (`executor`: serial, local processes or Dask; one torch thread
+    per run, so the numbers do not depend on the backend)."""
+    return sweep(specs, executor, scheduler, workers)
+
+
+def runs_table(records: list[dict]) -> pd.DataFrame:
+    """The committed artifact: one row per run, its scalars as columns and the whole record
+    (curves, flips, phases; timings apart) as a key-sorted JSON string."""
+    rows = []
+    for r in records:
+        s = r["spec"]
+        rest = {k: v for k, v in r.items() if k not in TIMING}
+        rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": int(s["seed"]),
+                     "steps": int(s["steps"]), "val_bpc": float(r["val_bpc"]),
+                     "train_flops": float(r["train_flops"]),
+                     **{k: float(r.get(k, float("nan"))) for k in TIMING},
+                     "record": json.dumps(rest, sort_keys=True)})
+    return pd.DataFrame(rows)
+
+
+def table_records(table: pd.DataFrame) -> list[dict]:
+    """Run records back from `runs_table` (timings restored from their columns)."""
+    return [{**json.loads(row.record), **{k: float(getattr(row, k)) for k in TIMING}}
+            for row in table.itertuples()]
+
+
+def artifact_config(specs: list[RunSpec]) -> dict:
+    """What fixes the runs table: every run's spec and resolved model config."""
+    vocab = char_vocab_size()
+    return {"runs": [{**asdict(s), "model_config": model_config(s, vocab)} for s in specs]}
+
+
 def run(cfg: Config) -> pd.DataFrame:
     """Train (or load) every run of the grid; one row per run with its record.
 
-    Runs go through `sparselab.sweeps` (`cfg.executor`: serial, local processes or Dask), one
-    torch thread each, so the numbers do not depend on the backend.
+    The runs table is the artifact `04_nm_training/runs` (`sparselab.artifacts`): the full
+    profile reads the committed one and builds it only when it is missing.
     """
+    from ...artifacts import get_or_build
+    from .checks import check_config
+
+    check_config(cfg)  # bad parameters fail here, naming the value, before anything trains
     specs = run_specs(cfg) + iso_flops_specs(cfg)
-    records = sweep(specs, cfg.executor, cfg.scheduler, cfg.workers)
-    return results_frame(records, cfg.steps)
+    table = get_or_build(ARTIFACT, config=artifact_config(specs), kind="table",
+                         build_fn=lambda: runs_table(train_all(specs, cfg.workers, cfg.executor,
+                                                                   cfg.scheduler)),
+                         version=VERSION, command=COMMAND)
+    return results_frame(table_records(table), cfg.steps)
 
 
 def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame:
@@ -257,7 +304,6 @@ def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame
 
 
 from .tables import (
-    findings,
     flip_frame,
     headline,
     metrics,
@@ -270,12 +316,12 @@ from .tables import (
     table_iso_flops,
     table_matched_flops,
     table_summary,
+    timings,
 )
 
 __all__ = [
     "Config",
     "RunSpec",
-    "findings",
     "flip_frame",
     "headline",
     "iso_flops_specs",
@@ -292,5 +338,6 @@ __all__ = [
     "table_iso_flops",
     "table_matched_flops",
     "table_summary",
+    "timings",
     "train_run",
 ]
