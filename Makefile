@@ -6,6 +6,10 @@ PY := $(VENV)/bin/python
 PROFILE ?= full
 NB ?= 00
 STAMP := $(VENV)/.setup-done
+# Extra wheel index for torch, empty by default (this machine's index has CPU torch). Where the
+# default index has only CUDA builds of torch, use PyTorch's CPU index:
+#   make setup TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
+TORCH_INDEX_URL ?=
 
 .DEFAULT_GOAL := help
 .PHONY: help setup test test-slow reports report lab bench lint clean
@@ -22,14 +26,15 @@ help: ## show this help
 	@echo "           FRESH=1 (recompute everything from nothing into build/fresh/, compare with reports/),"
 	@echo "           SPARSELAB_ARTIFACTS=use|update|require|fresh|off (artifacts/README.md)"
 
-setup: $(STAMP) ## create .venv, install pinned deps (CPU torch), register the 'sparselab' Jupyter kernel
+setup: $(STAMP) ## create .venv, install pinned deps (CPU torch), the 'sparselab' kernel inside .venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip setuptools wheel
-	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet torch==2.13.0 $(if $(TORCH_INDEX_URL),--extra-index-url $(TORCH_INDEX_URL))
 	$(PY) -m pip install --quiet -e '.[dev]'
-	$(PY) -m ipykernel install --user --name sparselab --display-name "Python (sparselab)" >/dev/null
+	# the kernelspec lives in .venv (nothing user-wide): another clone's setup cannot replace it
+	$(PY) -m ipykernel install --sys-prefix --name sparselab --display-name "Python (sparselab)" >/dev/null
 	touch $@
 
 test: setup ## fast tests (no network, a few minutes at most)
@@ -63,7 +68,7 @@ else
 endif
 
 lab: setup ## open JupyterLab on notebooks/ with the sparselab kernel
-	$(VENV)/bin/jupyter lab notebooks/
+	JUPYTER_PATH=$(abspath $(VENV))/share/jupyter $(VENV)/bin/jupyter lab notebooks/
 
 bench: setup ## run every benchmark script (minutes; writes benchmarks/results/)
 	for f in benchmarks/*.py; do [ $$f = benchmarks/readme.py ] || $(PY) $$f || exit 1; done

@@ -21,7 +21,7 @@ machine is shared and timings drift between runs. Tests never time anything; the
 | `splade_encode.py` | SPLADE document encoding speed vs the naive implementation | naive SPLADE-max | |
 | `splade_vs_seismic.py` | exact inverted-index search over SPLADE vectors vs approximate | pyseismic-lsr | |
 | `attention_cpu.py` | block-sparse causal attention kernel vs dense | torch SDPA (dense, causal) | `sparselab bench attention --length L --density D --json` |
-| `nm_cpu.py` | packed N:M matmul vs dense | torch.matmul | `sparselab bench nm --pattern 1:8 --batch 1 --json` |
+| `nm_cpu.py` | packed N:M matmul vs dense and vs the DRAM read limit; crossover; bf16; generation tokens/s | torch.matmul (fp32, same threads) | `sparselab bench nm --pattern 2:4 --batch 1 --json` |
 
 Run one with `.venv/bin/python benchmarks/<script>.py`, all with `make bench`, then
 `.venv/bin/python benchmarks/readme.py` to refresh this page.

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(func(args) or 0)
+    except KeyboardInterrupt:  # Ctrl-C: one line, the shell's convention for SIGINT
+        print("sparselab: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, KeyError, FileNotFoundError) as exc:  # bad input: one clear line
         msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"sparselab: error: {msg}", file=sys.stderr)

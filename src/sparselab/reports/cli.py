@@ -9,7 +9,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run = sub.add_parser("run", help="execute notebook(s) and write report folder(s)")
     run.add_argument("notebook", help="'all', a number like 03, or a notebook stem")
     run.add_argument("--profile", default="smoke", choices=["smoke", "full"])
-    run.add_argument("--kernel", default="python3", help="Jupyter kernel papermill uses")
+    run.add_argument("--kernel", default="sparselab",
+                     help="Jupyter kernel (default: sparselab = this checkout's interpreter)")
+    run.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                     metavar=("NAME", "VALUE"),
+                     help="override one parameter (VALUE is YAML: 3, false, '[a, b]'); repeatable")
+    run.add_argument("-y", "--yaml", action="append", default=[], metavar="YAML",
+                     help="override parameters with a YAML mapping, e.g. '{depth: 100}'")
     run.set_defaults(func=_run)
     idx = sub.add_parser("index", help="rewrite the index.html of a reports folder")
     idx.add_argument("--profile", default="full", choices=["smoke", "full"])
@@ -22,6 +28,27 @@ def configure(parser: argparse.ArgumentParser) -> None:
     cmp.add_argument("--rtol", type=float, default=None, help="relative tolerance (0.05)")
     cmp.set_defaults(func=_compare)
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+
+
+def overrides(pairs: list[list[str]], yamls: list[str]) -> dict:
+    """`-y` mappings then `-p NAME VALUE` pairs (values parsed as YAML), later ones winning."""
+    import yaml
+
+    out: dict = {}
+    for text in yamls:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"-y {text!r}: not YAML ({exc.__class__.__name__})") from None
+        if not isinstance(data, dict):
+            raise ValueError(f"-y {text!r}: expected a mapping like '{{name: value}}'")  # noqa: TRY004
+        out.update(data)
+    for name, value in pairs:
+        try:
+            out[name] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            out[name] = value  # left as a string; the study's Config parses or rejects it
+    return out
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -43,9 +70,22 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    import sys
+
+    from .execute import NotebookFailed
     from .runner import run_reports
 
-    for path in run_reports(args.notebook, args.profile):
+    try:
+        paths = run_reports(args.notebook, args.profile, args.kernel,
+                            overrides(args.parameter, args.yaml))
+    except NotebookFailed as exc:
+        print(f"sparselab: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sparselab: interrupted; no report was changed by the unfinished run",
+              file=sys.stderr)
+        return 130
+    for path in paths:
         print(f"wrote {path}")
     return 0
 

@@ -5,8 +5,11 @@ a staging folder and swapped in with one rename, so a failed run never corrupts 
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import re
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -15,7 +18,8 @@ import yaml
 from ..artifacts.build import artifact_mode
 from ..cache import atomic_dir, atomic_write_json, atomic_write_text
 from ..paths import build_dir, repo_root, reports_dir
-from . import index, provenance
+from . import execute, index, provenance
+from .execute import KERNEL
 from .writer import ENV
 
 PROFILES = ("smoke", "full")
@@ -51,7 +55,7 @@ def load_params(nb: Path, profile: str) -> dict:
         raise FileNotFoundError(f"{path}: no parameter file for profile {profile!r}")
     params = yaml.safe_load(path.read_text()) or {}
     if not isinstance(params, dict):
-        raise ValueError(f"{path}: expected a mapping of parameter names to values")
+        raise ValueError(f"{path}: expected a mapping of parameter names to values")  # noqa: TRY004
     return params
 
 
@@ -73,12 +77,16 @@ def render_html(executed: Path) -> str:
     return body
 
 
-def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> Path:
-    """Execute one notebook under `profile` and write its report folder; returns it."""
-    import papermill
+def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
+               overrides: dict | None = None) -> Path:
+    """Execute one notebook under `profile` (plus `overrides`) and write its report folder.
 
+    Parameters are checked against the study's Config before a kernel starts; a failing cell
+    raises `execute.NotebookFailed` (one line) and leaves the previous report untouched.
+    """
     nb = find_notebook(which)
-    params = load_params(nb, profile)
+    params = {**load_params(nb, profile), **(overrides or {})}
+    check_params(nb, params)
     final = output_root(profile) / nb.stem
     clean_stale_staging(final)
     executed = build_dir() / "executed" / f"{nb.stem}.{profile}.ipynb"
@@ -86,19 +94,9 @@ def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> P
     start = time.time()
     # artifact_mode: full profile reads committed artifacts/, smoke computes from nothing
     with atomic_dir(final, marker=False) as stage, artifact_mode(profile):
-        env_before = os.environ.get(ENV)
-        os.environ[ENV] = str(stage)
         (stage / "figures").mkdir(exist_ok=True)
-        try:
-            papermill.execute_notebook(
-                str(nb), str(executed), parameters=params, kernel_name=kernel,
-                cwd=str(nb.parent), progress_bar=True, report_mode=False,
-            )
-        finally:
-            if env_before is None:
-                os.environ.pop(ENV, None)
-            else:
-                os.environ[ENV] = env_before
+        with _report_dir(stage):
+            execute.execute(nb, executed, params, kernel)
         atomic_write_text(stage / "index.html", render_html(executed))
         if not (stage / "metrics.json").exists():
             atomic_write_json(stage / "metrics.json", {})
@@ -108,13 +106,16 @@ def run_report(which: str, profile: str = "smoke", kernel: str = "python3") -> P
     return final
 
 
-def run_reports(which: str, profile: str) -> list[Path]:
+def run_reports(which: str, profile: str, kernel: str = KERNEL,
+                overrides: dict | None = None) -> list[Path]:
     """`all` or one notebook; stops at the first failure (earlier reports stay written)."""
     targets = list_notebooks() if which == "all" else [find_notebook(which)]
+    for nb in targets:  # every notebook's parameters are checked before the first one runs
+        check_params(nb, {**load_params(nb, profile), **(overrides or {})})
     out = []
     for nb in targets:
-        print(f"== {nb.stem} [{profile}]", flush=True)
-        out.append(run_report(nb.stem, profile))
+        print(f"== {nb.stem} [{profile}]", file=sys.stderr, flush=True)
+        out.append(run_report(nb.stem, profile, kernel, overrides))
     index.write_index(output_root(profile))
     if profile == "full" and output_root(profile) == repo_root() / "reports":  # not FRESH=1
         index.update_readme(repo_root() / "README.md", output_root(profile))
@@ -126,3 +127,39 @@ def clean_stale_staging(final: Path) -> None:
     if final.parent.exists():
         for tmp in final.parent.glob(f".{final.name}.*.tmp"):
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _report_dir(stage: Path):
+    """Point `ReportWriter` (in the kernel, which inherits our environment) at `stage`."""
+    before = os.environ.get(ENV)
+    os.environ[ENV] = str(stage)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(ENV, None)
+        else:
+            os.environ[ENV] = before
+
+
+def study_config(nb: Path):
+    """The Config class of the study a notebook imports as `study` (None if it imports none)."""
+    import importlib
+
+    import nbformat
+
+    book = nbformat.read(nb, as_version=4)
+    text = "\n".join(c.source for c in book.cells if c.cell_type == "code")
+    m = re.search(r"from sparselab\.studies(?:\.(\w+))? import (\w+) as study", text)
+    if not m:
+        return None
+    module = ".".join(p for p in ("sparselab.studies", m.group(1), m.group(2)) if p)
+    return getattr(importlib.import_module(module), "Config", None)
+
+
+def check_params(nb: Path, params: dict) -> None:
+    """Validate `params` against the notebook's study Config (unknown names, types) up front."""
+    config = study_config(nb)
+    if config is not None:
+        config.from_overrides(**params)

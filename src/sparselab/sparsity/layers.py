@@ -66,6 +66,13 @@ class NMLinear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.effective_weight(), self.bias)
 
+    def pack(self, dtype: str = "float32", keep_dense: bool = True) -> nn.Module:
+        """Inference copy of this layer served by the packed N:M kernel (a `PackedLinear`;
+        `sparsity.inference.pack_model` converts a whole model)."""
+        from .inference import PackedLinear
+
+        return PackedLinear.from_nm_linear(self, dtype, keep_dense)
+
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "
                 f"bias={self.bias is not None}, recipe={self.recipe.describe()}")
