@@ -181,3 +181,18 @@ def test_evaluate_lists_every_claim_once_and_writes_claims_json(tmp_path):
     assert grows.verdict == "untestable" and "training seeds per model size = 1" in grows.reason
     C.save_claims(out, tmp_path)
     assert len(C.load_claims(tmp_path)) == 9
+
+
+def test_grid_table_round_trips_through_the_artifact_format():
+    """The grid artifact (Parquet) gives back the per-sample scores exactly, as arrays."""
+    from sparselab.artifacts.formats import codec
+
+    raw = grid(const(0.7))[study.pipeline.RAW_COLUMNS[:9] + ["scores"]]
+    for col in study.pipeline.RAW_COLUMNS[10:]:
+        raw[col] = 0.25
+    raw = raw[study.pipeline.RAW_COLUMNS]
+    c = codec("table")
+    back = c.decode(c.encode(raw))
+    assert list(back.columns) == study.pipeline.RAW_COLUMNS
+    assert all(np.array_equal(a, b) for a, b in zip(raw.scores, back.scores, strict=True))
+    assert back.drop(columns="scores").equals(raw.drop(columns="scores"))
