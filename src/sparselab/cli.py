@@ -9,6 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
+
+_show_warning = warnings.showwarning
 
 # command -> module, or command -> {sub-command -> module}
 COMMANDS: dict[str, str | dict[str, str]] = {
@@ -55,7 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line_warning(message, category, filename, lineno, file=None, line=None):
+    """Our own warnings (e.g. partly judged input) as one `sparselab: warning:` line."""
+    if category.__module__.startswith("sparselab"):
+        print(f"sparselab: warning: {message}", file=sys.stderr)
+    else:
+        _show_warning(message, category, filename, lineno, file, line)
+
+
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _one_line_warning
     parser = build_parser()
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)

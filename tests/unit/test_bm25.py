@@ -99,10 +99,12 @@ def test_long_tokens_split_like_lucene():
     assert set(enc.vocab) == {"x" * 255, "x" * 45, "y"}
 
 
-def test_removes_query_defaults_to_beir_only():
+def test_self_hit_policy_is_the_search_layers_for_every_encoder():
     from types import SimpleNamespace
 
+    from sparselab.retrieval.search import drops_self_hits
+
     beir, smart = SimpleNamespace(meta={"format": "beir"}), SimpleNamespace(meta={"format": "cranfield"})
-    assert BM25Encoder().removes_query(beir) and not BM25Encoder().removes_query(smart)
-    assert BM25Encoder(remove_query=True).removes_query(smart)
-    assert not BM25Encoder(remove_query=False).removes_query(beir)
+    assert drops_self_hits(beir) and not drops_self_hits(smart)
+    assert not drops_self_hits(beir, keep_self_hits=True)
+    assert "remove_query" not in BM25Encoder().settings()

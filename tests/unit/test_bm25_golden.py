@@ -22,12 +22,13 @@ def bm25_metrics(name: str, split: str = "test", k: int = 1000) -> dict[str, flo
     from sparselab.encoders.bm25 import BM25Encoder
     from sparselab.eval import evaluate, rank_run, run_from_topk
     from sparselab.indexes.inverted import InvertedIndex
+    from sparselab.retrieval.search import drops_self_hits
 
     coll = load_collection(name)
     enc = BM25Encoder()
     index = InvertedIndex.from_csr(enc.encode_docs(coll.doc_texts()))
     queries = coll.split_queries(split)
-    remove = enc.removes_query(coll)
+    remove = drops_self_hits(coll)  # the policy of every retriever
     scores, ids = index.search(enc.encode_queries(queries["text"].tolist()), k + int(remove))
     run = run_from_topk(queries["query_id"].tolist(), coll.docs["doc_id"].tolist(), ids, scores)
     if remove:
@@ -75,8 +76,13 @@ def write_golden() -> None:
     # published Pyserini BM25 flat on the BEIR test split (../shared/reference/METHODS.md §1)
     pyserini = {"scifact": {"nDCG@10": 0.6789, "R@100": 0.9253},
                 "nfcorpus": {"nDCG@10": 0.3218, "R@100": 0.2457}}
+    from sparselab.retrieval.search import SELF_HITS
+
     atomic_write_json(GOLDEN, {
         "command": "python tests/unit/test_bm25_golden.py --write",
+        "self_hits": SELF_HITS,
+        # the same convention as ours: Pyserini's BEIR regressions search with --remove-query
+        "pyserini_self_hits": "removed (Pyserini BEIR regressions, --remove-query)",
         "encoder": "bm25 defaults: k1=0.9, b=0.4, porter + Lucene departures, Lucene norms",
         "split": "test",
         "tolerance": 1e-6,  # deterministic path: any change is a change in behaviour

@@ -270,3 +270,22 @@ def test_fetch_tar_gz_matches_members_by_name(tmp_path):
     written = fetch_spec(spec, tmp_path, opener=lambda url, timeout: io.BytesIO(payload))
     assert sorted(p.name for p in written) == ["corpus.jsonl", "queries.jsonl"]
     assert (tmp_path / "toy" / "corpus.jsonl").read_bytes() == (TOY / "corpus.jsonl").read_bytes()
+
+
+def test_fetch_all_fetches_every_missing_dataset_and_skips_present_ones(empty_roots, monkeypatch,
+                                                                        tmp_path, capsys):
+    from sparselab.data import fetching
+    from sparselab.data.datasets import list_datasets
+
+    present = tmp_path / "text" / "tinyshakespeare" / "input.txt"  # one dataset already here
+    present.parent.mkdir(parents=True)
+    present.write_text("x")
+    monkeypatch.setenv("SPARSELAB_DATA", str(tmp_path))
+    fetched = []
+    monkeypatch.setattr(fetching, "fetch", lambda name, dest=None: fetched.append(name) or [])
+    assert main(["data", "fetch", "all"]) == 0
+    assert fetched == [n for n in list_datasets() if n != "tinyshakespeare"]
+    assert "tinyshakespeare: already present" in capsys.readouterr().out
+    fetched.clear()
+    assert main(["data", "fetch", "all", "--force"]) == 0 and fetched == list_datasets()
+    assert main(["data", "fetch", "nope"]) == 2

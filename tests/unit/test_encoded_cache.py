@@ -39,12 +39,12 @@ class ToySparse(SparseEncoder):
     encode_queries = encode_docs
 
 
-def toy_collection(checksum="abc"):
+def toy_collection(checksum="abc", texts=("banana", "apple", "cherry"), grades=(1, 1)):
     docs = pd.DataFrame({"doc_id": ["d1", "d2", "d3"], "title": ["a", "", "b"],
-                         "text": ["banana", "apple", "cherry"]})
+                         "text": list(texts)})
     queries = {"test": pd.DataFrame({"query_id": ["q1", "q2"], "text": ["a", "bb"]})}
     qrels = {"test": pd.DataFrame({"query_id": ["q1", "q2"], "doc_id": ["d1", "d3"],
-                                   "relevance": [1, 1]})}
+                                   "relevance": list(grades)})}
     return Collection("toy", docs, queries, qrels, checksum)
 
 
@@ -53,7 +53,7 @@ def tmp_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path))
 
 
-def test_cache_reused_and_keyed_by_checksum():
+def test_cache_reused_and_keyed_by_what_the_encoder_reads():
     e = CountingDense()
     first = encode_collection(toy_collection(), "toy_dense", encoder=e)
     np.testing.assert_array_equal(first.doc_vectors[:, 0], [8, 5, 8])
@@ -63,8 +63,38 @@ def test_cache_reused_and_keyed_by_checksum():
     again.queries("test")
     assert e.calls == 2  # both read from disk
     np.testing.assert_array_equal(again.doc_vectors, first.doc_vectors)
-    encode_collection(toy_collection(checksum="other"), "toy_dense", encoder=e)
-    assert e.calls == 3  # new corpus checksum -> new key
+    # a qrels edit (new raw-file checksum, another grade) re-encodes neither docs nor queries
+    edited = encode_collection(toy_collection(checksum="other", grades=(2, 1)), "toy_dense",
+                               encoder=e)
+    edited.queries("test")
+    assert e.calls == 2
+    encode_collection(toy_collection(texts=("banana", "apple", "plum")), "toy_dense", encoder=e)
+    assert e.calls == 3  # a document changed -> new key
+
+
+def test_qrels_edit_of_a_beir_folder_does_not_re_encode(tmp_path):
+    """The situation of the issue: one qrels line edited in a BEIR folder loaded by path."""
+    import json
+
+    from sparselab.data import load_collection
+
+    folder = tmp_path / "mine"
+    (folder / "qrels").mkdir(parents=True)
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": f"d{i}", "title": "", "text": t}) + "\n"
+        for i, t in enumerate(["apple pie", "banana split", "cherry tart"])))
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "apple"}) + "\n")
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t1\n")
+    e = CountingDense()
+    encode_collection(load_collection(folder), "toy_dense", encoder=e).queries("test")
+    assert e.calls == 2
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td0\t2\n")
+    coll = load_collection(folder)
+    encode_collection(coll, "toy_dense", encoder=e).queries("test")
+    assert e.calls == 2  # both reused
+    (folder / "queries.jsonl").write_text(json.dumps({"_id": "q1", "text": "apples"}) + "\n")
+    encode_collection(load_collection(folder), "toy_dense", encoder=e).queries("test")
+    assert e.calls == 3  # the query text changed: queries re-encoded, documents not
 
 
 def test_sparse_roundtrip():

@@ -18,6 +18,7 @@ from sparselab.eval import (
     run_from_topk,
     write_trec_run,
 )
+from sparselab.eval.metrics import PartialJudgementWarning
 
 # q1 graded (d1 = 2, d2 = 1, d5 judged non-relevant); q2 one relevant; q3 not in the run.
 QRELS = pd.DataFrame(
@@ -52,7 +53,8 @@ def test_per_query_matches_hand_computation():
 
 
 def test_evaluate_averages_over_judged_queries_with_default_measures():
-    res = evaluate(RUN, QRELS)
+    with pytest.warns(PartialJudgementWarning, match="covers 2 of 3 judged queries; the other 1 score 0"):
+        res = evaluate(RUN, QRELS)
     assert list(res) == ["nDCG@10", "AP@1000", "R@100", "R@1000", "RR@10"]
     ndcg_q1 = (1 + 2 / math.log2(4)) / (2 + 1 / math.log2(3))
     assert res["nDCG@10"] == pytest.approx((ndcg_q1 + 0.5 + 0) / 3)
@@ -66,7 +68,20 @@ def test_cutoff_and_empty_run():
     pq = per_query(deep, QRELS, ["RR@10", "R@100"]).set_index("query_id")
     assert pq.loc["q2", "RR@10"] == 0.0 and pq.loc["q2", "R@100"] == 1.0
     empty = RUN.iloc[:0]
-    assert evaluate(empty, QRELS, ["nDCG@10"]) == {"nDCG@10": 0.0}
+    assert per_query(empty, QRELS, ["nDCG@10"])["nDCG@10"].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_nothing_judged_is_an_error_never_a_zero():
+    with pytest.raises(ValueError, match="the run has no judged query: none of its 0 queries"):
+        evaluate(RUN.iloc[:0], QRELS, ["nDCG@10"])
+    other = RUN.assign(query_id=RUN["query_id"] + "-other")
+    with pytest.raises(ValueError, match=r"none of its \d queries is among the 3 judged ones"):
+        evaluate(other, QRELS, ["nDCG@10"])
+    with pytest.raises(ValueError, match="the qrels hold no judgement"):
+        evaluate(RUN, QRELS.iloc[:0], ["nDCG@10"])
+    extra = pd.concat([RUN, RUN.iloc[:1].assign(query_id="q9")])
+    with pytest.warns(PartialJudgementWarning, match="1 of the run's 3 queries have no judgement"):
+        evaluate(extra, QRELS, ["nDCG@10"])
 
 
 def test_bad_measure_and_columns_raise():

@@ -56,3 +56,22 @@ def test_rejects_bad_input():
         FastEvaluator(qrels, docs, ["RR@10"])
     with pytest.raises(ValueError, match="not in the collection"):
         FastEvaluator(qrels, docs[:5]).per_query(run)
+
+
+@pytest.mark.parametrize("categorical", [False, True])
+def test_drop_self_hits_equals_evaluating_the_run_without_them(categorical):
+    """BEIR's evaluator convention: a retrieved doc whose id is the query id is ignored."""
+    docs = ["q1", "d1", "d2", "q2", "d3"]  # two documents share an id with a query
+    run = make_run(["q1"] * 4 + ["q2"] * 3, ["q1", "d1", "d2", "q2", "q2", "d3", "q1"],
+                   [5.0, 4.0, 3.0, 2.0, 9.0, 8.0, 1.0])
+    qrels = pd.DataFrame([("q1", "q1", 1), ("q1", "d2", 1), ("q2", "d3", 2), ("q2", "q1", 1)],
+                         columns=["query_id", "doc_id", "relevance"])
+    measures = ["nDCG@10", "AP@1000", "R@2"]
+    want = per_query(run[run["query_id"] != run["doc_id"]], qrels, measures)
+    if categorical:
+        run = run.assign(query_id=pd.Categorical(run["query_id"]),
+                         doc_id=pd.Categorical(run["doc_id"], categories=docs))
+    got = FastEvaluator(qrels, docs, measures, drop_self_hits=True).per_query(run)
+    np.testing.assert_allclose(got[measures].to_numpy(), want[measures].to_numpy(), atol=1e-12)
+    kept = FastEvaluator(qrels, docs, measures).per_query(run)
+    assert (kept[measures].to_numpy() != got[measures].to_numpy()).any()  # it mattered here

@@ -89,6 +89,18 @@ def test_runner_uses_this_checkout_and_relays_progress(toy_root, capfd):
     assert "5/5" not in html and "it/s" not in outputs  # ... not the report
 
 
+def test_named_kernel_is_honoured(toy_root, tmp_path, monkeypatch):
+    spec = execute.kernelspec(tmp_path / "jp", name="marked")
+    kj = json.loads((spec / "kernel.json").read_text())
+    kj["env"] = {"KERNEL_MARK": "the marked kernel"}
+    (spec / "kernel.json").write_text(json.dumps(kj))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jp"))
+    _toy(toy_root, "import os\nprint('ran in', os.environ.get('KERNEL_MARK'))")
+    assert cli.main(["report", "run", "99", "--kernel", "marked"]) == 0
+    html = (toy_root / "build" / "reports" / "99_toy" / "index.html").read_text()
+    assert "ran in the marked kernel" in html
+
+
 def test_unknown_kernel_is_refused(toy_root, capsys):
     _toy(toy_root, "print(1)")
     assert cli.main(["report", "run", "99", "--kernel", "no-such-kernel"]) == 2

@@ -75,3 +75,16 @@ def test_staging_left_by_a_killed_run_is_removed(toy_root):
     runner.run_report("99", "smoke")
     assert not stale.exists()
     assert other.exists()  # another report's run may still be writing it
+
+
+def test_expected_time_is_stated_from_recorded_wall_times(toy_root):
+    _make_repo(toy_root, "print(1)")
+    nb = runner.find_notebook("99")
+    assert runner.expected_time([nb], "smoke") == (
+        "expected time: unknown (no smoke report recorded a wall time yet)")
+    prov = toy_root / "build" / "reports" / "99_toy" / "provenance.json"
+    prov.parent.mkdir(parents=True)
+    prov.write_text(json.dumps({"wall_time_s": 754.0}))
+    assert runner.expected_time([nb], "smoke") == (
+        "expected time: about 13 min (99 13 min; as the last smoke reports recorded in "
+        "provenance.json)")

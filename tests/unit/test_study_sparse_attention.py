@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from sparselab.models.lm import build_model
 from sparselab.studies import sparse_attention as study
@@ -49,11 +50,21 @@ def test_tiny_grid_runs_and_reuses_cached_cells(cache, monkeypatch):
     assert _unit(cells) == rows
 
 
-def test_kernel_backend_matches_torch(cache):
-    cells = [grid.Cell("prefill", "dense", 1.0), grid.Cell("prefill", "block_sparse", 4.0)]
-    a = _unit(cells, "torch")
-    b = _unit(cells, "kernel")  # same cache key: backend is not part of the result's identity
-    assert a == b
+def test_kernel_backend_matches_torch(tmp_path, monkeypatch):
+    from sparselab.attention import kernel
+
+    calls = []
+    real = kernel.block_sparse_attention
+    monkeypatch.setattr(kernel, "block_sparse_attention", lambda *a, **k: calls.append(1) or real(*a, **k))
+    cells = [grid.Cell("prefill", "dense", 1.0), grid.Cell("prefill", "block_sparse", 4.0),
+             grid.Cell("prefill", "vertical_slash", 4.0)]
+    rows = {}
+    for backend in ("torch", "kernel"):  # a cache each: the backend is not in the cell's key
+        monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / backend))
+        torch.manual_seed(0)  # the same untrained weights for both
+        rows[backend] = _unit(cells, backend)
+        assert len(calls) == (0 if backend == "torch" else 2)  # one layer, two sparse cells
+    assert rows["torch"] == rows["kernel"]
 
 
 def test_decode_after_prefill_equals_generate():

@@ -82,10 +82,28 @@ class BlockSparse(LayoutPrefill):
 
     def select(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
         length = q.shape[2]
+        scores = self.block_scores(q, k)  # (B, H, NQ, NK)
+        n = scores.shape[-1]
+        idx = scores.topk(min(self.top_k(length), n), dim=-1).indices  # ties: torch order
+        valid = scores.gather(-1, idx) > float("-inf")  # early query blocks have < k causal ones
+        # the layout lists each query block's kept key blocks ascending, -1 pads last
+        blocks = torch.where(valid, idx, n).sort(-1).values
+        counts = valid.sum(-1).to(torch.int32)
+        blocks = blocks[..., : max(1, int(counts.max()))].to(torch.int32)
+        blocks = blocks.masked_fill(blocks == n, -1).numpy()
+        b, h, nq = counts.shape
+        layout = SparseLayout(self.block, self.block, length, length, blocks, counts.numpy(),
+                              np.full((b, h, nq, 1), -1, dtype=np.int32),
+                              np.zeros((b, h, nq), dtype=np.int32))
+        return layout, layout.attended_pairs()
+
+    def select_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
+        """Obvious version of `select`: a boolean block mask, then `layout_from_block_mask`."""
+        length = q.shape[2]
         scores = self.block_scores(q, k)
         top = self.top_k(length)
-        idx = scores.topk(min(top, scores.shape[-1]), dim=-1).indices  # ties: torch order
+        idx = scores.topk(min(top, scores.shape[-1]), dim=-1).indices
         keep = torch.zeros_like(scores, dtype=torch.bool).scatter_(-1, idx, True)
-        keep &= scores > float("-inf")  # early query blocks have fewer than k causal blocks
+        keep &= scores > float("-inf")
         layout = layout_from_block_mask(keep.numpy(), self.block, length)
-        return layout, layout.attended_pairs()
+        return layout, layout.attended_pairs_reference()

@@ -16,9 +16,10 @@ import torch
 
 from .base import PREFILL
 from .budget import check_positive_int
-from .estimate import diagonal_scores, last_query_attention
+from .estimate import diagonal_scores, last_query_attention, line_scores
 from .execute import LayoutPrefill, check_backend
-from .layout import SparseLayout, layout_from_lines
+from .layout import SparseLayout, layout_from_lines_reference, layout_from_sorted_lines
+from .line_select import flex_lines_batch
 from .vertical_slash import lines_coverage
 
 
@@ -66,11 +67,32 @@ class FlexPrefill(LayoutPrefill):
         n = min(length, max(self.min_budget, self.sinks, self.local))
         return float(lines_coverage(np.arange(n), np.arange(n), length))  # floor of min_budget lines
 
+    def line_scores(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Column and diagonal attention mass, float64 (B, H, S) each, of the last `window`
+        queries (each row of either sums to 1)."""
+        col, diag = line_scores(q, k, self.window)
+        w = min(self.window, q.shape[2])
+        return col / w, diag / w
+
+    def line_scores_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Obvious version of `line_scores`: the (B, H, window, S) attention weights, then means."""
+        w = last_query_attention(q, k, self.window)
+        return w.mean(-2).double().numpy(), (diagonal_scores(w) / w.shape[2]).double().numpy()
+
     def select(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
         b, h, length, _ = q.shape
-        w = last_query_attention(q, k, self.window)
-        vertical = w.mean(-2).double().numpy()  # (B, H, S), each row sums to 1
-        slash = (diagonal_scores(w) / w.shape[2]).double().numpy()
+        vertical, slash = self.line_scores(q, k)
+        cols, diags, n_cols, n_diags, covered = flex_lines_batch(
+            vertical.reshape(b * h, length), slash.reshape(b * h, length), self.sinks, self.local,
+            self.alpha, self.min_budget)
+        layout = layout_from_sorted_lines(cols, n_cols, diags, n_diags, b, h, length, self.block,
+                                          self.block)
+        return layout, covered.reshape(b, h).astype(np.float64)
+
+    def select_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
+        """Obvious version of `select`: one head at a time in Python."""
+        b, h, length, _ = q.shape
+        vertical, slash = self.line_scores_reference(q, k)
         cols, diags, nominal = [], [], np.zeros((b, h))
         for bi in range(b):
             for hi in range(h):
@@ -78,4 +100,4 @@ class FlexPrefill(LayoutPrefill):
                 d = select_lines(slash[bi, hi], self.local, self.alpha, self.min_budget)
                 cols.append(c), diags.append(d)
                 nominal[bi, hi] = lines_coverage(c, d, length)
-        return layout_from_lines(cols, diags, b, h, length, self.block, self.block), nominal
+        return layout_from_lines_reference(cols, diags, b, h, length, self.block, self.block), nominal

@@ -18,9 +18,10 @@ import torch
 
 from .base import PREFILL
 from .budget import budget_tokens, causal_pairs, check_compression, check_positive_int
-from .estimate import diagonal_scores, last_query_attention
+from .estimate import diagonal_scores, last_query_attention, line_scores
 from .execute import LayoutPrefill, check_backend
-from .layout import SparseLayout, layout_from_lines
+from .layout import SparseLayout, layout_from_lines_reference, layout_from_sorted_lines
+from .line_select import top_lines_batch
 
 
 def lines_coverage(cols: np.ndarray, diags: np.ndarray, length: int) -> int:
@@ -79,12 +80,28 @@ class VerticalSlash(LayoutPrefill):
 
     def scores(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
         """Column and diagonal scores, float64 (B, H, S) each, from the last `window` queries."""
+        return line_scores(q, k, self.window)
+
+    def scores_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+        """Obvious version of `scores`: the (B, H, window, S) attention weights, then sums."""
         w = last_query_attention(q, k, self.window)
         return w.sum(-2).double().numpy(), diagonal_scores(w).double().numpy()
 
     def select(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
         b, h, length, _ = q.shape
         col_score, diag_score = self.scores(q, k)
+        budget = budget_tokens(causal_pairs(length, length), self.compression)
+        cols, diags, n_cols, n_diags, covered = top_lines_batch(
+            col_score.reshape(b * h, length), diag_score.reshape(b * h, length), length,
+            self.sinks, self.local, budget)
+        layout = layout_from_sorted_lines(cols, n_cols, diags, n_diags, b, h, length, self.block,
+                                          self.block)
+        return layout, covered.reshape(b, h).astype(np.float64)
+
+    def select_reference(self, q: torch.Tensor, k: torch.Tensor) -> tuple[SparseLayout, np.ndarray]:
+        """Obvious version of `select`: one head at a time in Python."""
+        b, h, length, _ = q.shape
+        col_score, diag_score = self.scores_reference(q, k)
         budget = budget_tokens(causal_pairs(length, length), self.compression)
         cols, diags, nominal = [], [], np.zeros((b, h))
         for bi in range(b):
@@ -93,4 +110,4 @@ class VerticalSlash(LayoutPrefill):
                                                  self.sinks, self.local, budget)
                 cols.append(c), diags.append(d)
                 nominal[bi, hi] = cov
-        return layout_from_lines(cols, diags, b, h, length, self.block, self.block), nominal
+        return layout_from_lines_reference(cols, diags, b, h, length, self.block, self.block), nominal

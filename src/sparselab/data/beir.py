@@ -140,7 +140,9 @@ def load_beir(files: dict[str, Path], name: str, expected_sha: dict[str, str] | 
         for split, q in qrels.items()
     }
     checksum = combined_checksum({rel: raw.sha256 for rel, raw in raws.items()})
-    meta = {"format": "beir", "files": {rel: str(raw.path) for rel, raw in raws.items()}}
+    judged_any = set().union(*(set(q["query_id"]) for q in qrels.values()))
+    meta = {"format": "beir", "files": {rel: str(raw.path) for rel, raw in raws.items()},
+            "queries_in_file": len(all_q), "queries_judged_in_no_split": len(query_ids - judged_any)}
     return Collection(name, docs_df, per_split, qrels, checksum, meta)
 
 

@@ -14,8 +14,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     p.add_argument("names", nargs="*", metavar="NAME", help="datasets (default: all)")
     p.add_argument("--json", action="store_true", help="print the full report as JSON")
     p.set_defaults(func=cmd_verify)
-    p = sub.add_parser("fetch", help="download a dataset from its official URL into data/raw/")
-    p.add_argument("name", metavar="NAME")
+    p = sub.add_parser("fetch", help="download a dataset (or `all`) from its official URL")
+    p.add_argument("name", metavar="NAME", help="a registered dataset, or `all` of them")
     p.add_argument("--dest", default=None, help="data root to write into (default data/raw)")
     p.add_argument("--force", action="store_true", help="download even if files are present")
     p.set_defaults(func=cmd_fetch)
@@ -81,19 +81,29 @@ def _summary(counts: dict) -> str:
 
 
 def cmd_fetch(args) -> int:
-    from .datasets import get_spec, resolve_dataset
+    """Fetch one dataset or `all`; present ones are skipped unless --force."""
+    from .datasets import get_spec, list_datasets
+
+    names = list_datasets() if args.name == "all" else [args.name]
+    for name in names:
+        get_spec(name)  # unknown names raise KeyError -> exit 2, before any download
+    for name in names:
+        _fetch_one(name, args.dest, args.force)
+    return 0
+
+
+def _fetch_one(name: str, dest, force: bool) -> None:
+    from .datasets import resolve_dataset
     from .fetching import fetch
     from .io import DataError
 
-    get_spec(args.name)
-    if not args.force:
+    if not force:
         try:
-            found = resolve_dataset(args.name)
+            found = resolve_dataset(name)
         except DataError:
             found = None
         if found:
-            print(f"{args.name}: already present ({_where(args.name)}); --force to re-download")
-            return 0
-    for path in fetch(args.name, args.dest):
+            print(f"{name}: already present ({_where(name)}); --force to re-download")
+            return
+    for path in fetch(name, dest):
         print(f"wrote {path}")
-    return 0

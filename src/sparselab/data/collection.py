@@ -1,7 +1,9 @@
 """The one collection model every loader produces (BEIR and classic SMART alike)."""
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import pandas as pd
 
@@ -15,7 +17,9 @@ class Collection:
     queries: split -> DataFrame with columns query_id (str), text (str).
     qrels: split -> DataFrame with columns query_id (str), doc_id (str), relevance (int),
         the column names ir-measures expects.
-    checksum: sha256 over the raw files it was read from (cache keys use it).
+    checksum: sha256 over the raw files it was read from (qrels included).
+    Cache keys of encodings use `docs_checksum` / `queries_checksum(split)` instead: only what
+    an encoder reads, so editing a judgement never re-encodes the corpus.
     """
 
     name: str
@@ -30,6 +34,16 @@ class Collection:
         """Splits that have both queries and qrels."""
         return sorted(set(self.queries) & set(self.qrels))
 
+    @cached_property
+    def docs_checksum(self) -> str:
+        """sha256 over the documents as encoders read them: ids and flat texts, in order."""
+        return _digest(zip(self.docs["doc_id"].astype(str), self.doc_texts()))
+
+    def queries_checksum(self, split: str) -> str:
+        """sha256 over the judged queries of `split` (ids and texts, in order)."""
+        q = self.split_queries(split)
+        return _digest(zip(q["query_id"].astype(str), q["text"].fillna("").astype(str)))
+
     def doc_texts(self) -> list[str]:
         """Title and text joined by a space ("flat"), in internal document order."""
         titles = self.docs["title"].fillna("").astype(str)
@@ -43,3 +57,11 @@ class Collection:
         judged = set(self.qrels[split]["query_id"])
         q = self.queries[split]
         return q[q["query_id"].isin(judged)].reset_index(drop=True)
+
+
+def _digest(pairs) -> str:
+    h = hashlib.sha256()
+    for a, b in pairs:
+        h.update(a.encode("utf-8", "surrogatepass") + b"\0" + b.encode("utf-8", "surrogatepass")
+                 + b"\n")
+    return h.hexdigest()

@@ -23,7 +23,7 @@ Opener = Callable[..., object]
 
 def download(url: str, opener: Opener | None = None, timeout: float = 60.0) -> bytes:
     """The bytes at `url` (read in 1 MiB blocks with a progress bar)."""
-    from tqdm.auto import tqdm
+    from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
     if opener is None:
         from urllib.request import urlopen as opener
@@ -33,7 +33,7 @@ def download(url: str, opener: Opener | None = None, timeout: float = 60.0) -> b
         raise DataError(f"cannot download {url}: {exc}") from None
     total = getattr(resp, "length", None)
     chunks = []
-    with resp, tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
+    with resp, progress_bar(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
         for block in iter(lambda: resp.read(1 << 20), b""):
             chunks.append(block)
             bar.update(len(block))

@@ -29,13 +29,37 @@ def load_collection(name_or_path: str | Path) -> Collection:
         files = resolve_dataset(key)
         expected = {rel: f["sha256"] for rel, f in spec.files.items()}
         if spec.format == "beir":
-            return load_beir(files, key, expected)
-        return load_smart(files, key, _layout(key), expected)
+            return check_nonempty(load_beir(files, key, expected))
+        return check_nonempty(load_smart(files, key, _layout(key), expected))
     path = Path(name_or_path).expanduser()
     if path.is_dir():
-        return load_beir(beir_files(path), path.resolve().name)
+        return check_nonempty(load_beir(beir_files(path), folder_label(path)))
     known = ", ".join(d for d in DATASETS if not get_spec(d).is_text)
     raise KeyError(f"{key!r} is neither a registered collection ({known}) nor a folder")
+
+
+def folder_label(path: Path) -> str:
+    """Name of a collection loaded by path: relative to the working directory, never absolute
+    (reports show it), e.g. `data/mine` or `../other/mine`."""
+    import os
+
+    try:
+        return os.path.relpath(path.resolve(), Path.cwd())
+    except ValueError:  # another drive (Windows): the folder's own name
+        return path.resolve().name
+
+
+def check_nonempty(coll: Collection) -> Collection:
+    """A collection without documents cannot be searched: say so, naming the file.
+
+    (A split without judged queries is refused where it is searched or evaluated,
+    `retrieval.search.check_judged`, since other splits may still be usable.)
+    """
+    if len(coll.docs) == 0:
+        files = coll.meta.get("files", {})
+        where = files.get("corpus.jsonl") or files.get("docs") or coll.name
+        raise DataError(f"{where}: collection {coll.name!r} has no documents")
+    return coll
 
 
 def _layout(name: str) -> str:

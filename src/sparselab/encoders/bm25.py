@@ -64,9 +64,8 @@ class BM25Encoder(SparseEncoder):
     k1, b: BM25 parameters (Pyserini defaults for BEIR: 0.9, 0.4).
     stemmer: PyStemmer algorithm (`porter`); lucene_departures: see `Analyzer`.
     lucene_norms: quantise document lengths like Lucene's norms (matches Pyserini).
-    remove_query: drop a hit whose doc id equals the query id (Pyserini's BEIR
-        `--remove-query`); None = only on BEIR-format collections (see `removes_query`), since
-        classic collections (Cranfield...) number queries and documents from 1 alike.
+    Self-hits are handled by the search layer, alike for every encoder
+    (`retrieval.search.SELF_HITS`).
     """
 
     key = "bm25"
@@ -78,7 +77,6 @@ class BM25Encoder(SparseEncoder):
         stemmer: str | None = "porter",
         lucene_departures: bool = True,
         lucene_norms: bool = True,
-        remove_query: bool | None = None,
         progress: bool = False,
     ):
         if k1 < 0:
@@ -87,18 +85,11 @@ class BM25Encoder(SparseEncoder):
             raise ValueError(f"b must be in [0, 1], got {b}")
         self.k1, self.b = float(k1), float(b)
         self.lucene_norms = bool(lucene_norms)
-        self.remove_query = remove_query
         self.progress = progress
         self.analyzer = Analyzer(stemmer=stemmer, lucene_departures=lucene_departures)
         self.vocab: dict[str, int] | None = None
         self._tok2id: dict[str, int] = {}
         self.idf: np.ndarray | None = None
-
-    def removes_query(self, collection) -> bool:
-        """Whether searches over `collection` drop self-hits (resolves remove_query=None)."""
-        if self.remove_query is not None:
-            return bool(self.remove_query)
-        return collection.meta.get("format") == "beir"
 
     def settings(self) -> dict:
         return {
@@ -114,12 +105,12 @@ class BM25Encoder(SparseEncoder):
         Distinct tokens map to term ids through a per-fit dict (token -> id, -1 for stopwords and
         unknown terms); the per-token work stays in C (`pd.factorize`, array indexing).
         """
-        from tqdm.auto import tqdm
+        from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
         vocab, tok2id = self.vocab, self._tok2id
         ids_parts, len_parts = [], []
         starts = range(0, len(texts), _CHUNK)
-        for s in tqdm(starts, desc="bm25 analyse", disable=not self.progress or len(starts) < 2):
+        for s in progress_bar(starts, desc="bm25 analyse", disable=not self.progress or len(starts) < 2):
             toks = [raw_tokens(x) for x in texts[s : s + _CHUNK]]
             flat = np.fromiter(chain.from_iterable(toks), object, sum(map(len, toks)))
             codes, uniques = pd.factorize(flat)  # hashing in C; uniques in first-seen order

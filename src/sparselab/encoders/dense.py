@@ -71,7 +71,8 @@ class MiniLMEncoder(DenseEncoder):
     def encode(self, texts: Sequence[str], desc: str = "dense") -> np.ndarray:
         """Embed texts; float32 array (n, dim) of unit vectors, in input order."""
         import torch
-        from tqdm.auto import tqdm
+
+        from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
         tok, model = self._load()
         texts = list(texts)
@@ -80,7 +81,7 @@ class MiniLMEncoder(DenseEncoder):
             return out
         ids = tokenize_lengths(tok, texts, self.max_length)
         batches = list(length_sorted_batches([len(x) for x in ids], self.batch_size))
-        with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
+        with torch.inference_mode(), progress_bar(total=len(texts), desc=desc, unit="text",
                                           disable=not self.progress) as bar:
             for idx in batches:
                 input_ids, mask = pad_batch([ids[i] for i in idx], tok.pad_token_id)

@@ -222,7 +222,8 @@ class SpladeEncoder(SparseEncoder):
     def encode(self, texts: Sequence[str], max_length: int, desc: str = "splade") -> sp.csr_matrix:
         """SPLADE-max vectors of texts; float32 CSR (n, V), zeros dropped, input order."""
         import torch
-        from tqdm.auto import tqdm
+
+        from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
         tok = self._load()[0]
         texts = list(texts)
@@ -231,7 +232,7 @@ class SpladeEncoder(SparseEncoder):
             return sp.csr_matrix((0, n_vocab), dtype=np.float32)
         ids = tokenize_lengths(tok, texts, max_length)
         parts, order = [], []
-        with torch.inference_mode(), tqdm(total=len(texts), desc=desc, unit="text",
+        with torch.inference_mode(), progress_bar(total=len(texts), desc=desc, unit="text",
                                           disable=not self.progress) as bar:
             for idx in length_sorted_batches([len(x) for x in ids], self.batch_size):
                 input_ids, mask = pad_batch([ids[i] for i in idx], tok.pad_token_id)

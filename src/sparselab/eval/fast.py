@@ -40,15 +40,22 @@ class FastEvaluator:
 
     qrels: DataFrame query_id, doc_id, relevance (int). doc_ids: the collection's doc ids
     (a run may only hold these). measures: names as in `sparselab.eval` (`nDCG@10`, ...).
+    drop_self_hits: ignore a retrieved document whose id equals the query id, as BEIR's
+    evaluator does (`retrieval.search.SELF_HITS` says when).
     """
 
-    def __init__(self, qrels: pd.DataFrame, doc_ids, measures: Sequence[str] = MEASURES):
+    def __init__(self, qrels: pd.DataFrame, doc_ids, measures: Sequence[str] = MEASURES,
+                 drop_self_hits: bool = False):
         self.measures = list(measures)
+        self.drop_self_hits = bool(drop_self_hits)
         self.kinds, self.cuts = parse_measures(self.measures)
         qrels = qrels.astype({"query_id": str, "doc_id": str, "relevance": "int64"})
         self.query_ids = pd.Index(sorted(qrels["query_id"].unique()))
         self.doc_ids = pd.Index(pd.Series(list(doc_ids), dtype=str))
         self.doc_order = self.doc_ids.argsort().argsort().astype(np.int64)
+        # per judged query: the index of the document sharing its id (-2: none; -1 is "absent")
+        same = self.doc_ids.get_indexer(self.query_ids)
+        self.self_doc = np.where(same >= 0, same, -2).astype(np.int64)
         qi = self.query_ids.get_indexer(qrels["query_id"])
         di = self.doc_ids.get_indexer(qrels["doc_id"])
         rel = qrels["relevance"].to_numpy(np.int64)
@@ -72,6 +79,8 @@ class FastEvaluator:
             raise ValueError("run holds doc ids that are not in the collection")
         s = run["score"].to_numpy(np.float64)
         keep = q >= 0  # queries without judgements are not evaluated (trec_eval -c)
+        if self.drop_self_hits:
+            keep &= d != self.self_doc[np.maximum(q, 0)]
         q, d, s = q[keep], d[keep], s[keep]
         order = np.argsort(q, kind="stable")
         q, d, s = q[order], d[order], s[order]

@@ -8,9 +8,14 @@ queries in the run but not in the qrels are ignored (trec_eval -c semantics).
 """
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import pandas as pd
+
+
+class PartialJudgementWarning(UserWarning):
+    """A run and qrels that only partly overlap (counts in the message)."""
 
 DEFAULT_MEASURES = ("nDCG@10", "AP@1000", "R@100", "R@1000", "RR@10")
 
@@ -76,6 +81,30 @@ def per_query(
 def evaluate(
     run: pd.DataFrame, qrels: pd.DataFrame, measures: Sequence[str] = DEFAULT_MEASURES
 ) -> dict[str, float]:
-    """Mean of `per_query` over every query in `qrels`: measure name -> value."""
-    pq = per_query(run, qrels, measures)
+    """Mean of `per_query` over every query in `qrels`: measure name -> value.
+
+    Nothing to average is an error, never a silent 0.0: empty qrels, or a run none of whose
+    queries is judged, raise ValueError; a partial overlap warns with the counts.
+    """
+    pq = per_query(run, qrels, measures)  # malformed frames and measures fail first
+    check_coverage(run, qrels)
     return {m: float(pq[m].mean()) if len(pq) else 0.0 for m in pq.columns if m != "query_id"}
+
+
+def check_coverage(run: pd.DataFrame, qrels: pd.DataFrame) -> tuple[int, int]:
+    """(judged queries in the run, judged queries): raise when none, warn when only some."""
+    judged = set(qrels["query_id"].astype(str)) if "query_id" in qrels else set()
+    ran = set(run["query_id"].astype(str)) if "query_id" in run else set()
+    if not judged:
+        raise ValueError("the qrels hold no judgement: there is nothing to evaluate against")
+    both = ran & judged
+    if not both:
+        raise ValueError(f"the run has no judged query: none of its {len(ran)} queries is among "
+                         f"the {len(judged)} judged ones (wrong split or query ids?)")
+    if len(both) < len(judged):
+        warnings.warn(f"the run covers {len(both)} of {len(judged)} judged queries; the other "
+                      f"{len(judged) - len(both)} score 0", PartialJudgementWarning, stacklevel=3)
+    if len(ran) > len(both):
+        warnings.warn(f"{len(ran) - len(both)} of the run's {len(ran)} queries have no "
+                      "judgement and are not evaluated", PartialJudgementWarning, stacklevel=3)
+    return len(both), len(judged)

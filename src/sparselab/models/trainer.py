@@ -162,13 +162,13 @@ class Trainer:
     # ----- loop --------------------------------------------------------------------------
     def train(self, until: int | None = None) -> list[dict[str, float]]:
         """Train up to step `until` (default `cfg.steps`), resuming from `ckpt_path` if present."""
-        from tqdm.auto import tqdm
+        from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
         until = self.cfg.steps if until is None else min(until, self.cfg.steps)
         if self.ckpt_path and self.ckpt_path.exists() and self.step == 0:
             self.load()
         self.model.train()
-        bar = tqdm(total=until, initial=self.step, disable=not self.progress, desc="train", unit="step")
+        bar = progress_bar(total=until, initial=self.step, disable=not self.progress, desc="train", unit="step")
         tokens, t0 = 0, time.perf_counter()
         while self.step < until:
             metrics = self._one_step()

@@ -67,10 +67,50 @@ def data_checksums() -> dict[str, str]:
     return sums
 
 
-def collect(params: dict[str, Any], profile: str, wall_s: float, notebook: str) -> dict[str, Any]:
-    """Everything `provenance.json` records."""
+def _strings(value: Any):
+    """Every string inside a parameter value (lists and dicts walked)."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in (*value.keys(), *value.values()):
+            yield from _strings(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from _strings(v)
+
+
+def user_collections(params: dict[str, Any], base: Path) -> dict[str, dict[str, str]]:
+    """sha256 of the files of every BEIR folder a parameter names by path (a user's own data).
+
+    base: folder relative paths are resolved against (the notebook's, the kernel's cwd).
+    Keys are the collections' labels, relative to the working directory (`data.loaders`).
+    """
+    from ..data.beir import beir_files
+    from ..data.io import DataError, sha256_file
+    from ..data.loaders import folder_label
+
+    out: dict[str, dict[str, str]] = {}
+    for text in _strings(params):
+        path = Path(text).expanduser()
+        path = path if path.is_absolute() else base / path
+        if not path.is_dir():
+            continue
+        try:
+            files = beir_files(path)
+        except DataError:
+            continue
+        out[folder_label(path)] = {
+            f"{rel}{'.gz' if p.suffix == '.gz' else ''}": sha256_file(p) for rel, p in files.items()}
+    return out
+
+
+def collect(params: dict[str, Any], profile: str, wall_s: float, notebook: str,
+            base: Path | None = None) -> dict[str, Any]:
+    """Everything `provenance.json` records (base: where relative data paths resolve)."""
     import datetime
     import os
+
+    from ..retrieval.search import SELF_HITS  # the one policy of every retriever
 
     return {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M"),
@@ -81,6 +121,8 @@ def collect(params: dict[str, Any], profile: str, wall_s: float, notebook: str) 
         "packages": package_versions(),
         "python": platform.python_version(),
         "data_sha256": data_checksums(),
+        "user_collections_sha256": user_collections(params, base or Path.cwd()),
+        "self_hits": SELF_HITS,
         "cpu": cpu_model(),
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),

@@ -100,7 +100,7 @@ def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
         atomic_write_text(stage / "index.html", render_html(executed))
         if not (stage / "metrics.json").exists():
             atomic_write_json(stage / "metrics.json", {})
-        prov = provenance.collect(params, profile, time.time() - start, nb.name)
+        prov = provenance.collect(params, profile, time.time() - start, nb.name, nb.parent)
         atomic_write_json(stage / "provenance.json", prov)
     index.write_index(output_root(profile))
     return final
@@ -112,6 +112,7 @@ def run_reports(which: str, profile: str, kernel: str = KERNEL,
     targets = list_notebooks() if which == "all" else [find_notebook(which)]
     for nb in targets:  # every notebook's parameters are checked before the first one runs
         check_params(nb, {**load_params(nb, profile), **(overrides or {})})
+    print(expected_time(targets, profile), file=sys.stderr, flush=True)
     out = []
     for nb in targets:
         print(f"== {nb.stem} [{profile}]", file=sys.stderr, flush=True)
@@ -120,6 +121,30 @@ def run_reports(which: str, profile: str, kernel: str = KERNEL,
     if profile == "full" and output_root(profile) == repo_root() / "reports":  # not FRESH=1
         index.update_readme(repo_root() / "README.md", output_root(profile))
     return out
+
+
+def expected_time(targets: list[Path], profile: str) -> str:
+    """One line before a run starts: its expected wall time, from the wall times that the last
+    reports of this profile recorded in their provenance.json (caches and artifacts change it)."""
+    import json
+
+    known, missing = {}, []
+    for nb in targets:
+        path = output_root(profile) / nb.stem / "provenance.json"
+        try:
+            known[nb.stem[:2]] = float(json.loads(path.read_text())["wall_time_s"])
+        except (OSError, ValueError, KeyError, TypeError):
+            missing.append(nb.stem[:2])
+    if not known:
+        return f"expected time: unknown (no {profile} report recorded a wall time yet)"
+    parts = ", ".join(f"{k} {_duration(v)}" for k, v in known.items())
+    line = (f"expected time: about {_duration(sum(known.values()))} ({parts}; as the last "
+            f"{profile} reports recorded in provenance.json")
+    return line + (f"; not recorded: {', '.join(missing)})" if missing else ")")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 def clean_stale_staging(final: Path) -> None:

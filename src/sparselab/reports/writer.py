@@ -51,8 +51,17 @@ class ReportWriter:
 
     @classmethod
     def open(cls, study: str) -> ReportWriter:
-        root = Path(os.environ.get(ENV) or build_dir() / "interactive" / study)
+        """The writer of this run; an interactive run starts its metrics afresh.
+
+        (A notebook opens it once, in its first code cell: keys an earlier run wrote, under
+        other parameters, must not survive into this run's metrics.json.)
+        """
+        staged = os.environ.get(ENV)
+        root = Path(staged or build_dir() / "interactive" / study)
         (root / "figures").mkdir(parents=True, exist_ok=True)
+        if not staged:  # the runner's staging folder is new for every run anyway
+            for name in ("metrics.json", "timings.json"):
+                (root / name).unlink(missing_ok=True)
         return cls(root)
 
     @property

@@ -16,11 +16,9 @@ def add_common(parser: argparse.ArgumentParser) -> None:
                         help=f"one of {', '.join(RETRIEVER_CHOICES)}")
     parser.add_argument("--split", default="test", help="query split (default: test)")
     parser.add_argument("--k", type=int, default=1000, help="hits per query (default: 1000)")
-    rq = parser.add_mutually_exclusive_group()
-    rq.add_argument("--remove-query", dest="remove_query", action="store_const", const=True,
-                    default=None, help="drop hits whose doc id equals the query id")
-    rq.add_argument("--keep-query", dest="remove_query", action="store_const", const=False,
-                    help="keep such hits (default for dense/splade; bm25 removes them)")
+    parser.add_argument("--keep-self-hits", action="store_true",
+                        help="keep a hit whose doc id equals the query id (default: ignored on "
+                             "BEIR-format collections, as BEIR's evaluator does)")
 
 
 def run_search(args):
@@ -33,8 +31,25 @@ def run_search(args):
         raise ValueError(f"--k must be >= 1, got {args.k}")
     collection = load_collection(args.dataset)
     run = search(collection, args.retriever, split=args.split, k=args.k,
-                 remove_query=args.remove_query)
+                 remove_query=False if args.keep_self_hits else None)
+    if len(run) == 0:
+        raise ValueError(f"{args.retriever} found no document for any query of "
+                         f"{collection.name!r} split {args.split!r}; nothing to write or evaluate")
     return collection, run
+
+
+def split_measures(measures, k: int) -> tuple[list[str], dict[str, str]]:
+    """(measures computable from k hits, measure -> why not) for cut-offs above `k`."""
+    import re
+
+    ok, refused = [], {}
+    for m in measures:
+        cut = re.search(r"@(\d+)$", m)
+        if cut and int(cut.group(1)) > k:
+            refused[m] = f"cut-off {cut.group(1)} > --k {k}: would be computed on {k} hits"
+        else:
+            ok.append(m)
+    return ok, refused
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -44,12 +59,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def handler(args) -> int:
-    from .search import evaluate
+    from ..eval import DEFAULT_MEASURES
+    from .search import evaluate, self_hit_record
 
     start = time.perf_counter()
+    measures, refused = split_measures(DEFAULT_MEASURES, args.k)
+    if not measures:
+        raise ValueError(f"--k {args.k}: every measure needs more hits ({', '.join(refused)})")
     collection, run = run_search(args)
     qrels = collection.qrels[args.split]
-    metrics = evaluate(run, qrels)
+    metrics = evaluate(run, qrels, measures)
     out = {
         "dataset": args.dataset,
         "collection": collection.name,
@@ -57,13 +76,18 @@ def handler(args) -> int:
         "split": args.split,
         "k": args.k,
         "n_queries": int(qrels["query_id"].nunique()),
+        "self_hits": self_hit_record(collection, args.keep_self_hits),
         "metrics": metrics,
+        "not_computed": refused,
         "seconds": round(time.perf_counter() - start, 2),
     }
     if args.json:
         print(json.dumps(out, sort_keys=False))
     else:
-        print(f"{collection.name} {args.split} {args.retriever} ({out['n_queries']} queries)")
+        print(f"{collection.name} {args.split} {args.retriever} ({out['n_queries']} queries; "
+              f"self-hits {out['self_hits'].split(' (')[0]})")
         for name, value in metrics.items():
             print(f"  {name:10s} {value:.4f}")
+        for name, why in refused.items():
+            print(f"  {name:10s} not computed: {why}")
     return 0

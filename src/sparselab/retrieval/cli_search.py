@@ -16,8 +16,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def handler(args) -> int:
     from ..eval import write_trec_run
     from .cli_evaluate import run_search
+    from .search import self_hit_record
 
-    _, run = run_search(args)
+    collection, run = run_search(args)
     path = write_trec_run(run, args.out, tag=args.tag or f"sparselab-{args.retriever}")
-    print(f"wrote {len(run)} hits for {run['query_id'].nunique()} queries to {path}")
+    print(f"wrote {len(run)} hits for {run['query_id'].nunique()} queries to {path} "
+          f"(self-hits {self_hit_record(collection, args.keep_self_hits)})")
     return 0

@@ -2,7 +2,8 @@
 
 Documents are cached under `cache_path("encoded", f"{collection}-{encoder}", key)` and each
 split's queries under `...-{encoder}-queries-{split}`, the key holding the encoder settings and
-the collection checksum. Folders are written with `atomic_dir`, so an interrupted encode leaves
+the checksum of exactly what the encoder reads (`Collection.docs_checksum`, or the split's
+judged queries): a qrels edit that leaves the judged query set alone re-encodes nothing. Folders are written with `atomic_dir`, so an interrupted encode leaves
 no folder that `is_complete` accepts; it is simply redone.
 """
 from __future__ import annotations
@@ -92,8 +93,10 @@ class EncodedCollection:
     def key(self) -> str:
         return self.encoder.key
 
-    def cache_key(self, **extra) -> dict:
-        return {"settings": self.encoder.settings(), "checksum": self.collection.checksum, **extra}
+    def cache_key(self, split: str) -> dict:
+        """Key of the query vectors of `split`: encoder settings and the queries it reads."""
+        return {"settings": self.encoder.settings(),
+                "queries": self.collection.queries_checksum(split)}
 
     def query_ids(self, split: str) -> list[str]:
         return self.collection.split_queries(split)["query_id"].astype(str).tolist()
@@ -107,7 +110,7 @@ class EncodedCollection:
             compute = lambda: self.encoder.encode_queries(texts)
             if self.use_cache:
                 folder = cache_path("encoded", f"{self.collection.name}-{self.key}-queries-{split}",
-                                    self.cache_key(split=split))
+                                    self.cache_key(split))
                 self._queries[split] = cached_vectors(folder, ids, compute)
             else:
                 self._queries[split] = compute()
@@ -128,7 +131,7 @@ def encode_collection(collection: Collection, key: str, use_cache: bool = True,
     compute = lambda: enc.encode_docs(texts)
     if use_cache:
         folder = cache_path("encoded", f"{collection.name}-{enc.key}",
-                            {"settings": enc.settings(), "checksum": collection.checksum})
+                            {"settings": enc.settings(), "docs": collection.docs_checksum})
         docs = cached_vectors(folder, ids, compute)
     else:
         docs = compute()

@@ -1,7 +1,8 @@
 """First-round runs cached on disk and the `FirstRound` bundle the pipelines start from.
 
 A run is cached under `cache_path("runs", f"{collection}-{retriever}-{split}", key)` with the
-encoder settings, collection checksum and depth in the key, written with `atomic_dir`.
+encoder settings, the checksums of what it reads (documents; the split's judged queries), the
+depth and the self-hit policy in the key, written with `atomic_dir`.
 Dense document and query embeddings come from `retrieval.encoded` (cached there).
 """
 from __future__ import annotations
@@ -13,21 +14,22 @@ from ..cache import atomic_dir, cache_path, is_complete
 from ..data.collection import Collection
 from .encoded import encode_collection, make_encoder
 from .pipelines import FirstRound
-from .search import check_retriever, retrieve
+from .search import check_retriever, drops_self_hits, retrieve
 
 _UNCACHED_ENCODERS = {"bm25"}  # fitted on the corpus: its vectors are not cached, its run is
 
 
 def _run_folder(collection: Collection, retriever: str, split: str, k: int):
     settings = make_encoder(retriever).settings()
-    key = {"settings": settings, "checksum": collection.checksum, "split": split, "k": k,
-           "remove_query": False}
+    key = {"settings": settings, "docs": collection.docs_checksum,
+           "queries": collection.queries_checksum(split), "k": k,
+           "remove_query": drops_self_hits(collection)}
     return cache_path("runs", f"{collection.name}-{retriever}-{split}", key)
 
 
 def cached_run(collection: Collection, retriever: str, split: str = "test", k: int = 1000
                ) -> pd.DataFrame:
-    """`retrieve` (no self-hit removal) for the judged queries of `split`, cached on disk."""
+    """`retrieve` for the judged queries of `split` (self-hits: the policy), cached on disk."""
     check_retriever(retriever)
     folder = _run_folder(collection, retriever, split, k)
     if is_complete(folder):
@@ -37,9 +39,7 @@ def cached_run(collection: Collection, retriever: str, split: str = "test", k: i
                              "rank": z["rank"]})
     encoded = encode_collection(collection, retriever,
                                 use_cache=retriever not in _UNCACHED_ENCODERS)
-    # no self-hit removal: in these collections a doc sharing a query's id is another item
-    # (BEIR's --remove-query is meant for ArguAna/Quora), and every retriever is treated alike
-    run = retrieve(encoded, split=split, k=k, remove_query=False)
+    run = retrieve(encoded, split=split, k=k)  # self-hits: `search.SELF_HITS`, every retriever
     with atomic_dir(folder) as tmp:
         np.savez(tmp / "run.npz", query_id=run["query_id"].to_numpy(str),
                  doc_id=run["doc_id"].to_numpy(str), score=run["score"].to_numpy(np.float32),
@@ -64,7 +64,7 @@ def load_first_round(collection: Collection | str, split: str, partners=("bm25",
         query_ids=dense.query_ids(split), query_vectors=np.asarray(dense.queries(split)),
         doc_ids=collection.docs["doc_id"].astype(str).tolist(),
         doc_vectors=np.asarray(dense.doc_vectors), dense=cached_run(collection, "dense", split, k),
-        sparse=runs, k=k, k0=k0, normalize=normalize)
+        sparse=runs, k=k, k0=k0, normalize=normalize, drop_self_hits=drops_self_hits(collection))
     # categorical ids shared by every run: fusion and feedback skip all string work
     first.dense = first.categorical(first.dense)
     first.sparse = {p: first.categorical(r) for p, r in runs.items()}

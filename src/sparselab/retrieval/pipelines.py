@@ -47,6 +47,8 @@ class FirstRound:
     order; doc_ids: N doc ids; doc_vectors: (N, D) float32 stored dense doc embeddings;
     dense: first-round dense run; sparse: partner key -> first-round sparse run;
     k: depth of every produced run; k0: depth taken from each list before fusing.
+    drop_self_hits: the collection's self-hit policy (`search.drops_self_hits`); the first
+    rounds already lack them, evaluators of second rounds must ignore them too.
     """
 
     query_ids: list
@@ -58,6 +60,7 @@ class FirstRound:
     k: int = 1000
     k0: int = 1000
     normalize: bool = False
+    drop_self_hits: bool = False
 
     def query_categories(self) -> pd.Index:
         return pd.Index(pd.Series(list(self.query_ids), dtype=str))

@@ -2,6 +2,13 @@
 
 A run is a DataFrame with columns query_id (str), doc_id (str), score (float64), rank
 (int, 1 = best), sorted by query then rank. Ties are broken by document index.
+
+Self-hits (a retrieved document whose id equals the query id) follow one policy for every
+retriever and pipeline, `SELF_HITS`: on BEIR-format collections they are dropped, as BEIR's
+evaluator ignores them (`ignore_identical_ids`) and Pyserini's BEIR regressions remove them
+(`--remove-query`); the list is refilled to k. Classic SMART collections (Cranfield, CISI,
+ADI) number queries and documents separately, so an equal id there is another item and is
+kept. `keep_self_hits=True` keeps them everywhere. Results record which applied.
 """
 from __future__ import annotations
 
@@ -13,6 +20,8 @@ from ..data.collection import Collection
 from .encoded import EncodedCollection, encode_collection
 
 RETRIEVERS = ("bm25", "dense", "splade")
+SELF_HITS = ("ignored on BEIR-format collections (BEIR evaluator convention; the list is "
+             "refilled to k), kept on SMART collections (separate id numberings)")
 # encoders fitted on the corpus (statistics kept in the encoder) are not cached on disk
 _UNCACHED = {"bm25"}
 
@@ -22,6 +31,20 @@ def check_retriever(retriever: str) -> str:
     if retriever not in RETRIEVERS:
         raise KeyError(f"unknown retriever {retriever!r}; known: {', '.join(RETRIEVERS)}")
     return retriever
+
+
+def drops_self_hits(collection: Collection, keep_self_hits: bool = False) -> bool:
+    """Whether searches over `collection` drop self-hits under the policy `SELF_HITS`."""
+    return not keep_self_hits and collection.meta.get("format") == "beir"
+
+
+def self_hit_record(collection: Collection, keep_self_hits: bool = False) -> str:
+    """What the policy did on `collection`, for output JSON and provenance."""
+    if drops_self_hits(collection, keep_self_hits):
+        return "ignored (BEIR evaluator convention; --keep-self-hits keeps them)"
+    if keep_self_hits:
+        return "kept (--keep-self-hits)"
+    return "kept (SMART collection: query and document ids are separate numberings)"
 
 
 def topk(doc_vectors, query_vectors, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,14 +83,13 @@ def retrieve(encoded: EncodedCollection, split: str = "test", k: int = 1000,
              remove_query: bool | None = None, query_vectors=None) -> pd.DataFrame:
     """Rank the collection's documents for the judged queries of `split`.
 
-    remove_query: drop self-hits (doc id == query id); None asks the encoder
-    (`removes_query(collection)`; bm25: on BEIR collections, Pyserini's convention), else False.
+    remove_query: drop self-hits (doc id == query id); None: the policy `drops_self_hits`
+    (the same for every encoder).
     query_vectors: replacement query vectors, one row per `encoded.query_ids(split)` (e.g.
     PRF-updated embeddings); default: the encoder's own `encoded.queries(split)`.
     """
     if remove_query is None:
-        asks = getattr(encoded.encoder, "removes_query", None)
-        remove_query = bool(asks(encoded.collection)) if asks is not None else False
+        remove_query = drops_self_hits(encoded.collection)
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
     queries = encoded.queries(split) if query_vectors is None else query_vectors
@@ -93,9 +115,31 @@ def search(collection: Collection | str, retriever: str, split: str = "test", k:
         from ..data import load_collection
 
         collection = load_collection(collection)
-    collection.split_queries(split)  # unknown split -> clear KeyError before any encoding
+    check_judged(collection, split)  # unknown or unjudged split: a clear error before encoding
     encoded = encode_collection(collection, retriever, use_cache=retriever not in _UNCACHED, **opts)
     return retrieve(encoded, split=split, k=k, remove_query=remove_query)
+
+
+def check_judged(collection: Collection, split: str) -> pd.DataFrame:
+    """The judged queries of `split`; none (or no documents) raises ValueError naming why."""
+    judged = collection.split_queries(split)  # unknown split -> KeyError listing the splits
+    if len(collection.docs) == 0:
+        raise ValueError(f"collection {collection.name!r} has no documents")
+    if len(judged) == 0:
+        raise ValueError(f"collection {collection.name!r}: no query of split {split!r} has a "
+                         f"judgement ({len(collection.qrels[split])} qrels lines); nothing to "
+                         "search or evaluate")
+    unjudged = collection.meta.get("queries_judged_in_no_split", 0)
+    if unjudged:
+        import warnings
+
+        from ..eval.metrics import PartialJudgementWarning
+
+        warnings.warn(f"collection {collection.name!r}: {unjudged} of the "
+                      f"{collection.meta.get('queries_in_file')} queries have no judgement in any "
+                      f"split and are never evaluated; split {split!r} evaluates {len(judged)}",
+                      PartialJudgementWarning, stacklevel=3)
+    return judged
 
 
 def evaluate(run: pd.DataFrame, qrels: pd.DataFrame, measures=None) -> dict[str, float]:

@@ -49,12 +49,12 @@ def describe_collection(name: str):
 
 def run(cfg: Config) -> Stats:
     """Load every configured collection and corpus and measure it."""
-    from tqdm.auto import tqdm
+    from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
     from ... import data
 
     rows, grades, dl, ql = [], [], {}, {}
-    for name in tqdm(cfg.collections, desc="collections"):
+    for name in progress_bar(cfg.collections, desc="collections"):
         r, g, dl[name], ql[name] = describe_collection(name)
         rows += r
         grades += g

@@ -212,14 +212,14 @@ def cached_run(spec: RunSpec) -> dict:
 
 def run(cfg: Config) -> pd.DataFrame:
     """Train (or load) every run of the grid; one row per run with its record."""
-    from tqdm.auto import tqdm
+    from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
     specs = run_specs(cfg) + iso_flops_specs(cfg)
     if cfg.workers > 1:
         with ProcessPoolExecutor(cfg.workers, mp_context=get_context("spawn")) as pool:
-            records = list(tqdm(pool.map(cached_run, specs), total=len(specs), desc="runs"))
+            records = list(progress_bar(pool.map(cached_run, specs), total=len(specs), desc="runs"))
     else:
-        records = [cached_run(s) for s in tqdm(specs, desc="runs")]
+        records = [cached_run(s) for s in progress_bar(specs, desc="runs")]
     return results_frame(records, cfg.steps)
 
 

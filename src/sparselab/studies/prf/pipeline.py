@@ -47,7 +47,8 @@ def _first_round(col, split: str, cfg: Config):
 def _sweep(first, qrels, cfg: Config, prfs) -> Sweep:
     from ...eval.fast import FastEvaluator
 
-    sw = Sweep(first, FastEvaluator(qrels, first.doc_ids, cfg.measures))
+    sw = Sweep(first, FastEvaluator(qrels, first.doc_ids, cfg.measures,
+                                    drop_self_hits=first.drop_self_hits))
     sw.baselines(cfg.partners)
     sw.prf(prfs)
     return sw
@@ -115,12 +116,12 @@ def cv_protocol(name: str, first, qrels, cfg: Config) -> DatasetResult:
 
 def run(cfg: Config) -> Results:
     """Every dataset of the grid (tuning protocol per dataset), then the latency run."""
-    from tqdm import tqdm  # plain bars: the report's kernel has no ipywidgets
+    from sparselab.progress import bar as progress_bar  # terminal only, never the report
 
     from ...data import load_collection
 
     out = {}
-    for name in tqdm(cfg.datasets, desc="datasets"):
+    for name in progress_bar(cfg.datasets, desc="datasets"):
         col = load_collection(name)
         tune_split = cfg.tune_splits.get(name)
         if tune_split is not None and tune_split not in col.splits:

@@ -1,0 +1,211 @@
+"""Sparse prefill (selection + layout + kernel) of one model forward vs dense prefill, side by side.
+
+For each model shape (random init: the weights' values do not change the work of dense or
+Block-Sparse; for Vertical-Slash they decide how scattered the kept diagonals are, see the
+effective density column), each length and each thread count, the median wall time of
+`TinyLM.prefill` with `dense` and with `block_sparse` / `vertical_slash` at compression C
+(`params_for_length` windows, numba kernel backend), measured interleaved in one process;
+reported as ratios to dense. A second pass times the attention calls alone on the layers'
+captured q, k, v: dense SDPA, the method's selection (`select`) and its execution
+(`run_layout`), summed over layers.
+Writes benchmarks/results/sparse_prefill.md and .json.
+
+    python benchmarks/sparse_prefill.py [--models xs s m l hd64] [--lengths 1024 2048 4096]
+        [--compressions 2 4 8 16] [--threads 2 1] [--repeats 5] [--batch 1]
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numba
+import numpy as np
+import torch
+
+from sparselab.attention import PREFILL
+from sparselab.attention.defaults import params_for_length
+from sparselab.attention.execute import dense_prefill, run_layout
+from sparselab.cache import atomic_write_json, atomic_write_text
+from sparselab.models.lm import CONFIGS, build_model, prefill_flops
+from sparselab.reports.provenance import cpu_model
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METHODS = ("block_sparse", "vertical_slash")
+# head_dim 64, as in LLMs (the registry's shapes have head_dim 16 / 24 / 32 / 44)
+EXTRA_SHAPES = {"hd64": {"d_model": 128, "n_layers": 3, "n_heads": 2, "n_kv_heads": 1, "shift": True}}
+
+
+def build(name: str, length: int, seed: int = 0):
+    """Random-init `TinyLM` of a registry shape or an `EXTRA_SHAPES` one."""
+    torch.manual_seed(seed)
+    if name in EXTRA_SHAPES:
+        base = CONFIGS.get("xs")
+        return build_model(base, max_len=max(8192, length), **EXTRA_SHAPES[name]).eval()
+    return build_model(name, max_len=max(8192, length)).eval()
+
+
+def configs(length: int, compressions: list[float]) -> list[tuple[str, float, object]]:
+    out = [("dense", 1.0, PREFILL.get("dense")())]
+    for key in METHODS:
+        kw = params_for_length("prefill", key, length)
+        out += [(key, c, PREFILL.get(key)(compression=c, backend="kernel", **kw)) for c in compressions]
+    return out
+
+
+def _median_times(fns: list, repeats: int) -> list[float]:
+    times = [[] for _ in fns]
+    for r in range(repeats):  # interleaved, rotating the order so no method always runs first
+        for j in range(len(fns)):
+            i = (j + r) % len(fns)
+            t0 = time.perf_counter()
+            fns[i]()
+            times[i].append(time.perf_counter() - t0)
+    return [statistics.median(t) for t in times]
+
+
+class _Capture(PREFILL.get("dense")):
+    """Dense prefill that keeps every layer's q, k, v."""
+
+    def __init__(self):
+        self.qkv = []
+
+    def prefill(self, q, k, v):
+        self.qkv.append((q, k, v))
+        return super().prefill(q, k, v)
+
+
+@torch.no_grad()
+def measure(name: str, length: int, compressions: list[float], batch: int, repeats: int) -> list[dict]:
+    """Rows for one model and length at the current thread count."""
+    model = build(name, length)
+    x = torch.randint(0, model.cfg.vocab_size, (batch, length), generator=torch.Generator().manual_seed(1))
+    cells = configs(length, compressions)
+    density = []
+    for _, _, m in cells:  # warm-up (numba compiles on first call) and the layouts' densities
+        stats = model.prefill(x, m).stats
+        density.append(float(np.mean([1 - s["effective_sparsity"] for s in stats])))
+    full = _median_times([lambda m=m: model.prefill(x, m) for _, _, m in cells], repeats)
+    cap = _Capture()
+    model.prefill(x, cap)
+    layouts = [[m.select(q, k)[0] for q, k, _ in cap.qkv] if key != "dense" else None
+               for key, _, m in cells]
+    parts = [lambda: [dense_prefill(q, k, v) for q, k, v in cap.qkv]]
+    for (key, _, m), lays in zip(cells[1:], layouts[1:]):
+        parts.append(lambda m=m: [m.select(q, k) for q, k, _ in cap.qkv])
+        parts.append(lambda lays=lays: [run_layout(q, k, v, lay, "kernel")
+                                        for (q, k, v), lay in zip(cap.qkv, lays)])
+    part_t = _median_times(parts, repeats)
+    cfg = model.cfg
+    share = 1 - prefill_flops(cfg, length, 0.0) / prefill_flops(cfg, length, 1.0)
+    rows = []
+    for i, (key, c, _) in enumerate(cells):
+        row = {"model": name, "length": length, "batch": batch, "method": key, "C": c,
+               "head_dim": cfg.head_dim, "n_layers": cfg.n_layers, "n_heads": cfg.n_heads,
+               "n_kv_heads": cfg.n_kv_heads, "attention_flop_share": share,
+               "effective_density": density[i], "prefill_s": full[i], "ratio_to_dense": full[i] / full[0],
+               "dense_attention_s": part_t[0]}
+        if i:
+            row["select_s"], row["execute_s"] = part_t[2 * i - 1], part_t[2 * i]
+        rows.append(row)
+    return rows
+
+
+def table(rows: list[dict], compressions: list[float]) -> list[str]:
+    head = "| model | d_head | L | dense s | " + " | ".join(
+        f"{'BS' if k == 'block_sparse' else 'VS'} C={c:g}" for k in METHODS for c in compressions) + " |"
+    out = [head, "|" + "---|" * 4 + "---:|" * (len(METHODS) * len(compressions))]
+    for (model, length), grp in _groups(rows):
+        by = {(r["method"], r["C"]): r for r in grp}
+        cells = [f"{by[(k, c)]['ratio_to_dense']:.2f}" for k in METHODS for c in compressions]
+        out.append(f"| {model} | {grp[0]['head_dim']} | {length} | {by[('dense', 1.0)]['prefill_s']:.3f} | "
+                   + " | ".join(cells) + " |")
+    return out
+
+
+def breakdown(rows: list[dict]) -> list[str]:
+    out = [("| model | L | method | C | effective density | select / dense attn | execute / dense attn "
+           "| prefill / dense prefill |"), "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        if r["method"] == "dense":
+            continue
+        out.append(f"| {r['model']} | {r['length']} | {r['method']} | {r['C']:g} | "
+                   f"{r['effective_density']:.3f} | {r['select_s'] / r['dense_attention_s']:.2f} | "
+                   f"{r['execute_s'] / r['dense_attention_s']:.2f} | {r['ratio_to_dense']:.2f} |")
+    return out
+
+
+def _groups(rows: list[dict]):
+    keys = list(dict.fromkeys((r["model"], r["length"]) for r in rows))
+    return [(k, [r for r in rows if (r["model"], r["length"]) == k]) for k in keys]
+
+
+def verdicts(rows: list[dict]) -> list[str]:
+    """The goal at the longest length: sparse (selection included) faster than dense at C >= 4."""
+    top = max(r["length"] for r in rows)
+    out = []
+    for r in rows:
+        if r["length"] != top or r["method"] == "dense" or r["C"] < 4:
+            continue
+        ok = r["ratio_to_dense"] < 1
+        out.append(f"- {r['model']} {r['method']} C={r['C']:g}: {r['ratio_to_dense']:.2f} x dense "
+                   f"({'faster' if ok else 'slower'}; executed density {r['effective_density']:.2f})")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", default=["xs", "s", "m", "l", "hd64"])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[1024, 2048, 4096])
+    parser.add_argument("--compressions", type=float, nargs="+", default=[2, 4, 8, 16])
+    parser.add_argument("--threads", type=int, nargs="+", default=[2, 1])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=RESULTS, help="folder for the .json / .md")
+    args = parser.parse_args()
+    t_start, rows, loads = time.time(), [], {}
+    for threads in args.threads:
+        torch.set_num_threads(threads)
+        numba.set_num_threads(threads)
+        load0 = os.getloadavg()[0]
+        for name in args.models:
+            for length in args.lengths:
+                got = measure(name, length, args.compressions, args.batch, args.repeats)
+                for r in got:
+                    r["threads"] = threads
+                    print(json.dumps({k: r[k] for k in ("threads", "model", "length", "method", "C",
+                                                        "ratio_to_dense", "effective_density")}),
+                          flush=True)
+                rows += got
+        loads[threads] = [load0, os.getloadavg()[0]]
+    meta = {"date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+            "cpu": cpu_model(), "cores": os.cpu_count(), "threads": args.threads,
+            "repeats": args.repeats, "batch": args.batch, "backend": "kernel",
+            "load_average_1min_start_end": loads, "wall_s": round(time.time() - t_start, 1),
+            "torch": torch.__version__, "numba": metadata.version("numba")}
+    atomic_write_json(args.out / "sparse_prefill.json", {"meta": meta, "rows": rows})
+    md = ["# Sparse prefill vs dense prefill (one model forward, selection included)", "",
+          (f"{meta['date']}; {meta['cpu']}; batch {args.batch}; median of {args.repeats} interleaved "
+          f"repeats; random-init models; kernel backend; torch {meta['torch']}, numba "
+          f"{meta['numba']}; wall {meta['wall_s']} s. 1-min load average at start/end per thread "
+          f"count: {', '.join(f'{t} threads {a:.1f}/{b:.1f}' for t, (a, b) in loads.items())} "
+          f"(shared {os.cpu_count()}-core machine)."), "",
+          "Cells: sparse prefill time / dense prefill time in the same run (< 1 = faster).", ""]
+    for threads in args.threads:
+        sub = [r for r in rows if r["threads"] == threads]
+        md += [f"## {threads} thread(s)", "", *table(sub, args.compressions), "",
+               f"Goal at L = {max(args.lengths)} (C >= 4):", "", *verdicts(sub), "",
+               "Attention calls alone (summed over layers; same run):", "", *breakdown(sub), ""]
+    md += ["Command: `python benchmarks/sparse_prefill.py " + " ".join(
+        f"--{k} {' '.join(map(str, v)) if isinstance(v, list) else v}" for k, v in vars(args).items() if k != "out") + "`"]
+    atomic_write_text(args.out / "sparse_prefill.md", "\n".join(md) + "\n")
+    print("\n".join(md))
+
+
+if __name__ == "__main__":
+    main()
