@@ -127,3 +127,14 @@ def test_budget_exponent_agrees_disagrees_and_caps():
     flat = law_rows(lambda ln, ll, lc: 2.0, noise=0.0, phases=("decode",))
     cap = by_id(SC.evaluate(res_of(flat), cfg)[0])["02.budget_sublinear/decode/err=0.1"]
     assert cap.verdict == "untestable" and "saturates" in cap.reason
+
+
+def test_constant_accuracy_is_untestable_not_a_verdict_on_rounding_noise():
+    # models that learned nothing (accuracy 0 everywhere): an exact fit whose coefficients are
+    # rounding residue (~1e-16) must not read as a significant sign
+    df = law_rows(lambda *a: 0.0, noise=0.0, phases=("decode",))
+    df["accuracy"] = 0.0
+    out, table = SC.evaluate(res_of(df), CFG)
+    verdicts = {r.claim.id: r.verdict for r in out}
+    assert all(v == "untestable" for k, v in verdicts.items() if not k.startswith("02.budget")), verdicts
+    assert table.empty

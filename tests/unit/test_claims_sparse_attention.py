@@ -196,3 +196,10 @@ def test_grid_table_round_trips_through_the_artifact_format():
     assert list(back.columns) == study.pipeline.RAW_COLUMNS
     assert all(np.array_equal(a, b) for a, b in zip(raw.scores, back.scores, strict=True))
     assert back.drop(columns="scores").equals(raw.drop(columns="scores"))
+
+
+def test_nothing_learned_makes_every_grid_claim_untestable():
+    res = results(grid(const(0.0)))
+    out = SC.evaluate(res, CFG, n_boot=200)
+    assert len(out) == 9 and all(r.verdict == "untestable" for r in out)
+    assert all("learned units = 0" in r.reason for r in out[1:])

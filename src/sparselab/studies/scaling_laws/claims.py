@@ -91,6 +91,7 @@ class LawArrays:
         keep = [a for a in range(3) if a not in drop and np.ptp(self.logs[rows, a]) > 0]
         x = np.column_stack([self.logs[rows][:, keep], np.eye(self.n_tasks)[self.task[rows]]])
         coef, *_ = np.linalg.lstsq(x, self.z[rows], rcond=None)
+        coef[np.abs(coef) < 1e-9] = 0.0  # rounding residue of an exact fit is not an effect
         out = np.zeros(3 + self.n_tasks)
         out[keep] = coef[:len(keep)]
         out[3:] = coef[len(keep):]
@@ -126,6 +127,11 @@ def sign_claims(arr: LawArrays, phase: str, n_boot: int) -> list[C.ClaimResult]:
     out = []
     for i, (name, base) in enumerate(SIGNS.items()):
         claim = _for(base, phase, phase)
+        if np.ptp(arr.z) == 0:
+            out.append(C.untestable(claim, "accuracy is the same in every row: there is nothing to fit",
+                                    quantity="spread of accuracy over the law rows",
+                                    measured=float(np.ptp(arr.y)), threshold=0.0))
+            continue
         if np.ptp(arr.logs[:, i]) == 0:
             out.append(C.untestable(claim, f"the grid has one value of {COEF_AXIS[name]}",
                                     quantity=f"distinct values of {COEF_AXIS[name]}", measured=1, threshold=2))
@@ -148,6 +154,12 @@ def skill_claims(arr: LawArrays, phase: str, n_boot: int) -> tuple[list[C.ClaimR
                                     quantity=f"distinct values of {name}", measured=n_vals, threshold=3))
             continue
         law, null = arr.holdout(rows, axis)
+        if math.isnan(law) or math.isnan(null):
+            held = arr.y[arr.logs[:, axis] == arr.logs[:, axis].max()]
+            out.append(C.untestable(claim, "the held-out accuracy does not vary, so R² is undefined",
+                                    quantity=f"spread of held-out accuracy at the largest {name}",
+                                    measured=float(np.ptp(held)), threshold=0.0))
+            continue
         table.append({"phase": phase, "axis": name, "held_out": float(np.exp(arr.logs[:, axis].max())),
                       "r2_law": law, "r2_null": null, "skill": law - null})
         est = C.bootstrap(rows, _skill(arr, axis), clusters=arr.model, n_boot=n_boot, claim=claim,

@@ -366,8 +366,16 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
     lrn = learned_cells(cells, cfg.min_dense)
     n_params = dict(zip(res.models.model, res.models.n_params))
     seeds = int(res.models["seeds"].min()) if "seeds" in res.models else 1
-    out = [isoflops(cells, n_params), decode_tolerates_more(lrn, cfg, n_boot),
-           decode_grows(seeds, int(lrn.model.nunique()))]
+    out = [isoflops(cells, n_params)]
+    if lrn.empty:  # nothing learned: no model can lose accuracy to sparsity
+        units = int(cells[cells.method == "dense"].drop_duplicates(["model", "length", "task"]).shape[0])
+        for claim in (DECODE_MORE, DECODE_GROWS, *(_for(c, ph) for c in (NO_WINNER, MODERATE_HURTS, REL_ERROR_FALLS)
+                                                   for ph in ("prefill", "decode"))):
+            out.append(C.untestable(claim, f"no (model, length, task) unit of {units} reaches dense "
+                                    f"accuracy {cfg.min_dense:g}", quantity="learned units",
+                                    measured=0, threshold=1))
+        return out
+    out += [decode_tolerates_more(lrn, cfg, n_boot), decode_grows(seeds, int(lrn.model.nunique()))]
     for phase in ("prefill", "decode"):
         out.append(no_universal_winner(lrn, phase))
     for phase in ("prefill", "decode"):

@@ -44,7 +44,7 @@ def answer(res, cfg, results) -> str:
 
     th = table_thresholds(lrn, cfg) if len(lrn) else pd.DataFrame()
     th_txt = "; ".join(f"{m}: prefill {row.prefill:.2f}x, decode {row.decode:.2f}x"
-                       for m, row in th.iterrows()) if len(th) else "no model learned a task"
+                       for m, row in th.iterrows()) if len(th) else "not measurable (no model learned a task)"
     dec = r.get("01.decode_tolerates_more")
     dec_txt = (f"{dec.estimate.estimate:+.2f} [{dec.estimate.ci_low:+.2f}, {dec.estimate.ci_high:+.2f}] "
                f"log2 units, {dec.verdict}") if dec is not None and dec.estimate is not None else \
@@ -84,7 +84,7 @@ def limitations(res, cfg) -> str:
         + f" of a dense prefill's FLOPs at L = {top} (the paper: about 40 % at 16K), so isoFLOPS "
         "cannot be tested and any compression saves little compute.",
         (f"* **Compression saturates.** The largest achieved compression per method at L = {top} "
-        f"(mean over models, over the grid's labels up to {max(cfg.prefill_compressions + cfg.decode_compressions):g}): "
+        f"(mean over models, over the grid's labels up to {max(float(c) for c in cfg.prefill_compressions + cfg.decode_compressions):g}): "
         f"{sat_txt}. Methods whose two largest labels give the same achieved compression "
         f"(within 2 %): {', '.join(flat) if flat else 'none'}; their larger labels run the same layouts."),
         (f"* **Dense accuracy.** Minimum over models and lengths per task: {floor_txt}. "
@@ -114,10 +114,10 @@ def protocol(cfg) -> str:
         "attention for the whole prompt in every layer (the first answer token comes from those "
         "logits); the rest of the answer is decoded densely over that cache. *Decode phase*: dense "
         "prefill, then the method compresses or selects the KV cache for every further answer token. "
-        f"Prefill methods {', '.join(cfg.prefill_methods)} at C = {', '.join(f'{c:g}' for c in cfg.prefill_compressions)}; "
-        f"decode methods {', '.join(cfg.decode_methods)} at C = {', '.join(f'{c:g}' for c in cfg.decode_compressions)}. "
+        f"Prefill methods {', '.join(cfg.prefill_methods)} at C = {', '.join(f'{float(c):g}' for c in cfg.prefill_compressions)}; "
+        f"decode methods {', '.join(cfg.decode_methods)} at C = {', '.join(f'{float(c):g}' for c in cfg.decode_compressions)}. "
         "C = 1/(1 - sparsity); FlexPrefill's budget adapts, so its grid level is a label for a coverage "
-        f"alpha ({', '.join(f'C={k:g}: {v:g}' for k, v in cfg.flex_alpha.items())}) and its achieved sparsity is "
+        f"alpha ({', '.join(f'C={float(k):g}: {float(v):g}' for k, v in cfg.flex_alpha.items())}) and its achieved sparsity is "
         "measured. Windows are scaled to our short prompts (local bands and blocks of L/16 tokens). "
         f"Non-inferiority to dense: one-sided paired t-test of H0 mean(sparse - dense) <= -{cfg.margin:g}, "
         f"rejected at alpha = {cfg.alpha:g}; units whose dense accuracy is below {cfg.min_dense:g} are left "
