@@ -167,7 +167,8 @@ def plot_holdout(res: Results, cfg: Config):
             ax.plot([0, 1], [0, 1], "k:", lw=0.8)
             ax.set(title=f"{phase}: hold out {axis}={h['held_out']:g} (R2 {h['r2']:.2f})",
                    xlabel="predicted", ylabel="observed", xlim=(-0.02, 1.02), ylim=(-0.02, 1.02))
-    axes[0, 0].legend(fontsize=7)
+    if axes[0, 0].get_legend_handles_labels()[0]:  # an axis held out in the first panel
+        axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

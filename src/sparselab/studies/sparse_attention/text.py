@@ -67,7 +67,7 @@ def answer(res, cfg, results) -> str:
 def limitations(res, cfg) -> str:
     """How far this regime is from the paper's, in measured quantities (Markdown list)."""
     cells = res.cells
-    share = attention_share(cells)
+    share = attention_share(cells).reindex(res.models.model).dropna()  # small to large
     sat = table_saturation(cells)
     top = int(cells.length.max())
     sat_txt = "; ".join(f"{ph}/{m} {row.max():.2f}x" for (ph, m), row in sat.iterrows()) if len(sat) else "none"
