@@ -8,7 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ORDER = ["bm25_vs_bm25s", "splade_encode", "splade_vs_seismic", "attention_cpu", "nm_cpu"]
+ORDER = ["bm25_vs_bm25s", "splade_encode", "splade_vs_seismic", "attention_cpu", "sparse_prefill",
+         "nm_cpu"]
 INTRO = """# Benchmarks
 
 Side-by-side performance of sparselab's hot paths against a named peer, measured in one run on
@@ -21,6 +22,7 @@ machine is shared and timings drift between runs. Tests never time anything; the
 | `splade_encode.py` | SPLADE document encoding speed vs the naive implementation | naive SPLADE-max | |
 | `splade_vs_seismic.py` | exact inverted-index search over SPLADE vectors vs approximate | pyseismic-lsr | |
 | `attention_cpu.py` | block-sparse causal attention kernel vs dense | torch SDPA (dense, causal) | `sparselab bench attention --length L --density D --json` |
+| `sparse_prefill.py` | one model forward's prefill with Block-Sparse / Vertical-Slash (selection included) vs dense | dense prefill (torch SDPA), same model | |
 | `nm_cpu.py` | packed N:M matmul vs dense and vs the DRAM read limit; crossover; bf16; generation tokens/s | torch.matmul (fp32, same threads) | `sparselab bench nm --pattern 2:4 --batch 1 --json` |
 
 Run one with `.venv/bin/python benchmarks/<script>.py`, all with `make bench`, then

@@ -251,6 +251,21 @@ def test_meta_analysis_matches_dersimonian_laird_by_hand():
     assert C.judge(claim(), est).verdict == "inconclusive"
 
 
+def test_meta_analysis_truncates_tau2_at_zero_and_holds_its_level_on_noise():
+    # cells more alike than their noise (Q < k - 1): DL's tau2 is max(0, .) = 0, the pool is
+    # the fixed-effect one; an untruncated negative tau2 would make the CI too narrow
+    y, v = np.array([0.001, -0.001, 0.0005, 0.0]), np.array([0.01, 0.01, 0.01, 0.01])
+    est = C.meta_analysis(y, v)
+    assert est.extra["tau2"] == 0.0 and est.extra["i2"] == 0.0
+    assert est.ci_high - est.estimate == pytest.approx(1.959964 * math.sqrt(1 / (1 / v).sum()))
+    rng = np.random.default_rng(7)  # 400 pooled tests of 12 noise-only cells: level ~ 0.05
+    hits = 0
+    for _ in range(400):
+        effects = rng.normal(0, 0.002, 12)
+        hits += C.meta_analysis(effects, np.full(12, 0.002 ** 2)).p_value < 0.05
+    assert hits / 400 < 0.08
+
+
 def test_meta_verdicts_on_known_effects():
     pos = {f"d{i}": shifted(0.03, n=100, seed=20 + i) for i in range(4)}
     assert C.judge(claim(), C.meta_paired(pos, claim=claim())).verdict == "agrees"

@@ -126,7 +126,7 @@ def test_crossover_from_speedups_is_the_winning_prefix():
 
 def test_calibration_is_saved_per_cpu_and_read_back(tmp_path, monkeypatch):
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path))
-    nm_dispatch._load.cache_clear()
+    nm_dispatch.clear_caches()
     assert nm_dispatch.crossover(2, 4) == nm_dispatch.default_crossover(4)
     path = nm_dispatch.save_calibration({"2:4/float32/threads=1": {1: 1.5, 2: 1.2, 4: 0.7}},
                                         {"size": 64})
@@ -134,7 +134,7 @@ def test_calibration_is_saved_per_cpu_and_read_back(tmp_path, monkeypatch):
     assert json.loads(path.read_text())["crossover"] == {"2:4/float32/threads=1": 2}
     assert nm_dispatch.crossover(2, 4, "float32", 1) == 2
     assert nm_dispatch.crossover(2, 4, "float32", 2) == nm_dispatch.default_crossover(4)
-    nm_dispatch._load.cache_clear()
+    nm_dispatch.clear_caches()
 
 
 def test_nm_linear_dispatches_to_dense_above_crossover(tmp_path, monkeypatch):
@@ -149,7 +149,7 @@ def test_nm_linear_dispatches_to_dense_above_crossover(tmp_path, monkeypatch):
         torch.testing.assert_close(y, x @ dense.T + bias, rtol=1e-5, atol=1e-5)
     x3 = torch.randn(2, 3, in_f)  # leading dims flatten to 6 rows
     assert nm_dispatch.nm_linear(x3, p, None, None, threads=1).shape == (2, 3, 48)
-    nm_dispatch._load.cache_clear()
+    nm_dispatch.clear_caches()
 
 
 def _nm_model(pattern="2:4"):

@@ -94,7 +94,6 @@ def test_tables_on_known_numbers():
     assert iso.loc[("1:8", "mdgf_exp"), "bpc_at_budget"] == pytest.approx(3.2)  # first point
     assert iso.loc[("1:8", "mdgf_exp"), "flops_used_x"] == pytest.approx(2.0)
     assert study.metrics(df)["val_bpc/dense"] == pytest.approx(2.1)
-    assert "1:8" in study.findings(df)
     assert isinstance(study.table_flips(df), pd.DataFrame)
 
 
@@ -128,5 +127,57 @@ def test_matched_flops_table_uses_extended_runs():
     assert t.loc["1:8", "sr_ste_long"] == pytest.approx(2.3)
     assert t.loc["1:8", "mdgf_exp_minus_long"] == pytest.approx(0.15)
     assert t.loc["1:8", "flops_ratio"] == pytest.approx(1.0)
-    assert "Matched training FLOPs at 1:8" in study.findings(df)
     assert study.headline(df)["sr_ste_bpc@1:8"] == pytest.approx(2.5)  # extended runs left out
+
+
+@pytest.mark.parametrize(("overrides", "message"), [
+    ({"recipes": ["dense", "sr_stee"]}, "unknown recipe 'sr_stee'"),
+    ({"patterns": ["1:8", "8:8"]}, "pattern '8:8' has N = 8 >= M = 8"),
+    ({"patterns": ["5:4"]}, "'5:4'"),
+    ({"patterns": ["1:8", "one in eight"]}, "'one in eight' is not an N:M pattern"),
+    ({"patterns": ["1:3"]}, "M = 3 does not divide the input width 64 of layer"),
+    ({"patterns": ["1:256"]}, "M = 256 does not divide the input width 64"),
+    ({"iso_flops_patterns": ["1:48"]}, "iso_flops_patterns: pattern '1:48'"),
+    ({"iso_flops_patterns": ["1:16"]}, "'1:16' is not in patterns"),
+    ({"model": "xxl"}, "unknown model 'xxl'"),
+    ({"seeds": []}, "seeds: [] must be non-empty"),
+])
+def test_bad_input_fails_naming_the_value_before_training(overrides, message, monkeypatch):
+    def never(*a, **k):
+        raise AssertionError("training started")
+
+    monkeypatch.setattr(pipeline, "train_run", never)
+    monkeypatch.setattr(pipeline, "schedule_flops", never)
+    with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        study.run(_cfg(**overrides))
+
+
+def test_good_profiles_pass_the_checks():
+    import yaml
+
+    from sparselab.paths import repo_root
+    from sparselab.studies.nm_training.checks import check_config
+
+    for profile in ("smoke", "full"):
+        params = yaml.safe_load((repo_root() / "notebooks" / "params" /
+                                 f"04_nm_training.{profile}.yaml").read_text())
+        check_config(study.Config.from_params(params))
+
+
+def test_runs_artifact_round_trip_without_retraining(synthetic_text, monkeypatch, tmp_path):
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
+    cfg = _cfg(recipes=["dense", "sr_ste", "mdgf_exp"], patterns=["1:8"], seeds=[0, 1],
+               iso_flops_patterns=["1:8"])
+    built = study.run(cfg)
+    assert (tmp_path / "artifacts" / "04_nm_training" / "runs.parquet").is_file()
+    assert built.extended.sum() == 2 and len(built) == 2 * 3 + 2
+    monkeypatch.setattr(pipeline, "train_run", lambda *a, **k: pytest.fail("retrained"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "require")
+    loaded = study.run(cfg)
+    cols = ["recipe", "pattern", "seed", "steps", "extended", "val_bpc", "train_flops", "cpu_s"]
+    pd.testing.assert_frame_equal(built[cols], loaded[cols])
+    assert [r["evals"] for r in built.record] == [r["evals"] for r in loaded.record]
+    assert study.metrics(built) == study.metrics(loaded)
+    assert "cpu_s/total" not in study.metrics(loaded) and study.timings(loaded)["runs"] == 8

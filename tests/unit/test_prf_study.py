@@ -11,7 +11,7 @@ from sparselab.studies import prf as study
 from sparselab.studies.prf.grid import Sweep, prf_settings, select, systems
 
 CFG = study.Config(partners=["bm25"], prf_depths=[1, 2], rocchio_weights=[[0.4, 0.6]],
-                   alphas=[0.0, 0.5, 1.0], cv_folds=3)
+                   alphas=[0.5, 1.0], cv_folds=3)
 
 
 def toy_round(seed=0, n_queries=12, n_docs=40):
@@ -46,7 +46,7 @@ def test_sweep_equals_registry_pipelines():
     sw.baselines(CFG.partners)
     sw.prf(prfs)
     sw.fusion(CFG.partners, prfs[:2], CFG.alphas)
-    assert len(sw.specs) == 1 + 2 + len(prfs) + 3 + 2 * (3 + 3 + 9)
+    assert len(sw.specs) == 1 + 2 + len(prfs) + 2 + 2 * (2 + 2 + 4)
     for label, spec in sw.specs.items():
         want = ev.per_query(run_pipeline(first, spec))
         pd.testing.assert_frame_equal(sw.values[label], want, obj=label)
@@ -58,7 +58,7 @@ def test_select_uses_stage_a_prf_for_placements():
     prfs = prf_settings(["average"], [1, 2], [])
     sw.baselines(["bm25"])
     sw.prf(prfs)
-    sw.fusion(["bm25"], prfs, [0.0, 1.0])
+    sw.fusion(["bm25"], prfs, [0.5, 1.0])
     values = sw.table("nDCG@10")
     best_prf = sw.specs[select(("x", "dense+prf", None, "average"), sw.specs, values)].prf
     for pipe in ("pre", "post", "both"):
@@ -102,16 +102,60 @@ def test_split_choices_do_not_depend_on_test_qrels():
     pd.testing.assert_frame_equal(r1.final["both/bm25/rocchio"], want)
 
 
-def test_findings_and_metrics_keys():
+def test_min_depth_keeps_stage_a_to_deeper_prf():
     first = toy_round()
-    res = study.Results(CFG, {"toy": study.cv_protocol("toy", first, toy_qrels(1, first.query_ids),
-                                                       CFG)})
-    fnd = study.findings(res)
-    assert set(fnd["claim"]) == {"both_best", "post_approx_both", "pre_weakest"}
-    assert fnd["p_holm"].between(0, 1).all()
-    m = study.metrics(res, fnd)
-    assert "ndcg@10/toy/both/bm25/rocchio" in m and "recall@1000/toy/dense" in m
-    table = study.table_main(res, numeric=True)
-    assert m["ap@1000/toy/post/bm25/average"] == pytest.approx(
-        table.loc["post/bm25/average", ("toy", "AP@1000")])
-    assert len(study.headline(res, fnd)) == 3
+    sw = Sweep(first, FastEvaluator(toy_qrels(1, first.query_ids), first.doc_ids))
+    sw.baselines(["bm25"])
+    sw.prf(prf_settings(["average"], [1, 2, 3], []))
+    values = sw.table("nDCG@10")
+    label = select(("x", "dense+prf", None, "average"), sw.specs, values, min_depth=2)
+    assert sw.specs[label].prf.depth >= 2
+    deeper = [lab for lab, sp in sw.specs.items() if sp.pipeline == "dense+prf" and sp.prf.depth >= 2]
+    assert values[label].mean() == values[deeper].mean().max()
+
+
+def test_paper_default_block_equals_registry_pipelines():
+    from sparselab.studies.prf.blocks import default_block, default_specs
+
+    first = toy_round()
+    qrels = toy_qrels(1, first.query_ids)
+    ev = FastEvaluator(qrels, first.doc_ids)
+    cfg = study.Config(partners=["bm25"])
+    for fusion, norm in study.FUSIONS.items():
+        block = default_block(first, ev, cfg, fusion)
+        specs = default_specs(["bm25"], cfg.prf_methods, cfg.default_alpha)
+        assert set(block.final) == set(specs)
+        assert specs["both/bm25/rocchio"].prf == study.DEFAULT_PRF["rocchio"]
+        assert specs["both/bm25/rocchio"].alpha_fb == specs["both/bm25/rocchio"].alpha_out == 0.1
+        other = FirstRound(**{**first.__dict__, "normalize": norm})
+        for system, spec in specs.items():
+            pd.testing.assert_frame_equal(block.final[system], ev.per_query(
+                run_pipeline(other, spec)), obj=f"{fusion}/{system}")
+    assert study.DEFAULT_PRF["average"].depth == 3
+    assert (study.DEFAULT_PRF["rocchio"].depth, study.DEFAULT_PRF["rocchio"].alpha,
+            study.DEFAULT_PRF["rocchio"].beta) == (5, 0.4, 0.6)
+
+
+def test_every_block_scores_every_placement_and_tuned_alphas_are_positive():
+    first = toy_round()
+    res = study.cv_protocol("toy", first, toy_qrels(1, first.query_ids), CFG)
+    assert set(res.blocks) == set(study.BLOCKS)
+    for name, block in res.blocks.items():
+        for p in ("pre", "post", "both"):
+            assert f"{p}/bm25/average" in block.final and f"{p}/bm25/average" in block.signatures
+        assert len(block.signatures["both/bm25/rocchio"]) == len(first.query_ids), name
+    for lab in res.blocks["tuned"].choices["label"]:
+        spec = res.specs[lab]
+        assert all(a is None or a > 0 for a in (spec.alpha_fb, spec.alpha_out)), lab
+    k2 = res.blocks["tuned_k2"].choices
+    for lab in k2.loc[k2["system"].str.contains("prf|pre|post|both"), "label"]:
+        assert res.specs[lab].prf.depth >= 2, lab
+
+
+@pytest.mark.parametrize("bad", [{"alphas": [0.0, 0.5]}, {"alphas": []},
+                                 {"prf_depths": [1]},
+                                 {"tune_measure": "RR@10"}])
+def test_config_rejects_degenerate_settings(bad):
+    name = next(iter(bad)) if "prf_depths" not in bad else "prf_depths"
+    with pytest.raises(ValueError, match=name):
+        study.Config(**bad)

@@ -84,6 +84,7 @@ def test_runner_uses_this_checkout_and_relays_progress(toy_root, capfd):
     assert f"pkg: {SRC / 'sparselab' / '__init__.py'}" in html
     assert "stage-y" in err and "5/5" in err  # the bar reached the terminal ...
     assert "[4/4] from sparselab import progress" in err  # ... with the stage
+    assert "[2/4] (the run's parameters)" in err
     executed = toy_root / "build" / "executed" / "99_toy.smoke.ipynb"
     outputs = json.dumps([c.get("outputs") for c in json.loads(executed.read_text())["cells"]])
     assert "5/5" not in html and "it/s" not in outputs  # ... not the report

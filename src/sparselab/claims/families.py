@@ -244,15 +244,24 @@ def meta_analysis(effects, variances, level: float = 0.95, *, claim: Claim | Non
     if np.any(var <= 0):
         raise ValueError("meta_analysis: every variance must be > 0 (a cell with no noise "
                          "would get infinite weight)")
-    res = combine_effects(eff, var, method_re="dl")
-    tau2 = float(res.tau2)
-    extra = {"tau2": tau2, "i2": float(res.i2), "q": float(res.q),
-             "weights": [float(w) for w in res.weights_rel_re]}
+    with np.errstate(invalid="ignore"):  # sqrt of the untruncated RE variance, replaced below
+        res = combine_effects(eff, var, method_re="dl")
+    # DerSimonian-Laird truncates tau2 at 0; statsmodels' "dl" does not, and a negative tau2
+    # (cells more alike than their noise, Q < k - 1) shrinks every weight's variance below
+    # the cell's own: CIs too narrow, false "significant" pooled effects. tau2 = 0 is the
+    # fixed-effect pool.
+    if res.tau2 > 0:
+        tau2, mean, se, weights = (float(res.tau2), res.mean_effect_re, res.sd_eff_w_re,
+                                   res.weights_rel_re)
+    else:
+        tau2, mean, se, weights = 0.0, res.mean_effect_fe, res.sd_eff_w_fe, res.weights_rel_fe
+    extra = {"tau2": tau2, "i2": max(0.0, float(res.i2)), "q": float(res.q),
+             "weights": [float(w) for w in weights]}
     if names is not None:
         extra["names"] = [str(x) for x in names]
     test = f"random-effects meta-analysis (DerSimonian-Laird), k={eff.size}, tau2={tau2:.3g}"
-    return normal_estimate(float(res.mean_effect_re), float(res.sd_eff_w_re), int(eff.size),
-                           test, level, claim=claim, extra=extra)
+    return normal_estimate(float(mean), float(se), int(eff.size), test, level, claim=claim,
+                           extra=extra)
 
 
 def meta_paired(cells: Mapping[str, tuple], level: float = 0.95, *,

@@ -20,6 +20,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
     idx = sub.add_parser("index", help="rewrite the index.html of a reports folder")
     idx.add_argument("--profile", default="full", choices=["smoke", "full"])
     idx.set_defaults(func=_index)
+    chk = sub.add_parser("check", help="check every page of a reports folder (headless Chromium)")
+    chk.add_argument("root", nargs="?", default=None,
+                     help="reports folder (default: reports/ for full, build/reports/ for smoke)")
+    chk.add_argument("--profile", default="full", choices=["smoke", "full"])
+    chk.add_argument("--no-browser", action="store_true", help="HTML checks only, no Chromium")
+    chk.set_defaults(func=_check)
     cmp = sub.add_parser("compare", help="compare two report trees' metrics.json/claims.json "
                                          "within a tolerance (exit 1 on any difference)")
     cmp.add_argument("committed", nargs="?", default="reports", help="reference tree (reports/)")
@@ -100,3 +106,23 @@ def _index(args: argparse.Namespace) -> int:
     if args.profile == "full" and update_readme(repo_root() / "README.md", root):
         print("updated the reports table in README.md")
     return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .check import check_tree
+    from .runner import output_root
+
+    root = Path(args.root) if args.root else output_root(args.profile)
+    if not root.is_dir():
+        print(f"{root}: no such reports folder")
+        return 2
+    bad = 0
+    for page, problems in check_tree(root, use_browser=not args.no_browser).items():
+        print(f"{'FAIL' if problems else 'ok  '} {page.relative_to(root)}")
+        for p in problems:
+            print(f"     {p}")
+        bad += bool(problems)
+    print(f"{bad} page(s) with problems")
+    return 1 if bad else 0

@@ -152,8 +152,9 @@ def _engine(relay: Relay):
 
             def cell_start(cell, cell_index=None, **kw):
                 if cell_index in code:
-                    relay.note(f"  [{code.index(cell_index) + 1}/{len(code)}] "
-                               f"{first_line(cell.source)}")
+                    injected = "injected-parameters" in cell.metadata.get("tags", [])
+                    what = "(the run's parameters)" if injected else first_line(cell.source)
+                    relay.note(f"  [{code.index(cell_index) + 1}/{len(code)}] {what}")
                 return start(cell, cell_index, **kw)
 
             nb_man.cell_start = cell_start

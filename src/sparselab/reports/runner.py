@@ -18,7 +18,7 @@ import yaml
 from ..artifacts.build import artifact_mode
 from ..cache import atomic_dir, atomic_write_json, atomic_write_text
 from ..paths import build_dir, repo_root, reports_dir
-from . import execute, index, provenance
+from . import execute, index, provenance, render
 from .execute import KERNEL
 from .writer import ENV
 
@@ -63,18 +63,14 @@ def output_root(profile: str) -> Path:
     return reports_dir() if profile == "full" else build_dir() / "reports"
 
 
-def render_html(executed: Path) -> str:
-    """HTML of an executed notebook with code cells hidden (outputs and markdown kept)."""
+def render_html(executed: Path, name: str, folder: Path, root: Path, prov: dict) -> str:
+    """Page of report `name` under `root` from an executed notebook: code hidden, stderr and
+    widgets dropped, nothing fetched online, with navigation, provenance summary and the
+    `tables/*.csv` found in `folder` (the staging folder) linked. See `render`."""
     import nbformat
-    from nbconvert import HTMLExporter
 
     nb = nbformat.read(executed, as_version=4)
-    exporter = HTMLExporter(template_name="lab")
-    exporter.exclude_input = True
-    exporter.exclude_input_prompt = True
-    exporter.exclude_output_prompt = True
-    body, _ = exporter.from_notebook_node(nb)
-    return body
+    return render.render_notebook(nb, name, folder, root, prov)
 
 
 def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
@@ -97,11 +93,13 @@ def run_report(which: str, profile: str = "smoke", kernel: str = KERNEL,
         (stage / "figures").mkdir(exist_ok=True)
         with _report_dir(stage):
             execute.execute(nb, executed, params, kernel)
-        atomic_write_text(stage / "index.html", render_html(executed))
         if not (stage / "metrics.json").exists():
             atomic_write_json(stage / "metrics.json", {})
         prov = provenance.collect(params, profile, time.time() - start, nb.name, nb.parent)
         atomic_write_json(stage / "provenance.json", prov)
+        # the page is rendered as `final` (its name, its siblings), from the staged files
+        page = render_html(executed, final.name, stage, final.parent, prov)
+        atomic_write_text(stage / "index.html", page)
     index.write_index(output_root(profile))
     return final
 

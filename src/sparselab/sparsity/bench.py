@@ -82,7 +82,8 @@ def _layer(pattern: str, size: int, dtype: str, seed: int):
 
 
 def _copies(obj_bytes: int, cold: bool) -> int:
-    return max(1, -(-COLD_BYTES // obj_bytes)) if cold else 1
+    # at most 256 copies: a small layer cannot be made cold without timing Python overhead
+    return min(256, max(1, -(-COLD_BYTES // obj_bytes))) if cold else 1
 
 
 def time_nm(pattern: str = "2:4", batch: int = 1, size: int = 4096, threads: int = 1,

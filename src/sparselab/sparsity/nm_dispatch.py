@@ -71,8 +71,10 @@ def load_calibration(cpu: str | None = None) -> dict:
     return _load(cpu or _this_cpu())
 
 
+@lru_cache(maxsize=256)
 def crossover(n: int, m: int, dtype: str = "float32", threads: int = 1) -> int:
-    """Largest batch at which the packed kernel is used (see the module docstring)."""
+    """Largest batch at which the packed kernel is used (see the module docstring).
+    Cached: it is looked up on every product; `save_calibration` clears the cache."""
     entry = load_calibration().get("crossover", {}).get(_key(n, m, dtype, threads))
     return int(entry) if entry is not None else default_crossover(m)
 
@@ -95,8 +97,14 @@ def save_calibration(entries: dict[str, dict[int, float]], meta: dict,
             "speedups": {k: {str(b): s for b, s in v.items()} for k, v in entries.items()},
             "crossover": {k: crossover_from_speedups(v) for k, v in entries.items()}}
     out = atomic_write_json(path or calibration_path(), data)
-    _load.cache_clear()
+    clear_caches()
     return out
+
+
+def clear_caches() -> None:
+    """Forget loaded calibrations (after writing one, or when the cache folder changes)."""
+    _load.cache_clear()
+    crossover.cache_clear()
 
 
 def nm_linear(x, packed: PackedNM, dense_weight=None, bias=None, threads: int | None = None):
@@ -111,14 +119,15 @@ def nm_linear(x, packed: PackedNM, dense_weight=None, bias=None, threads: int | 
     """
     import torch
 
-    lead = x.shape[:-1]
-    rows = int(np.prod(lead)) if lead else 1
+    rows = x.numel() // packed.in_features
     threads = torch.get_num_threads() if threads is None else threads
-    if dense_weight is not None and rows > crossover(packed.n, packed.m, packed.dtype, threads):
+    dtype = "float32" if packed.values.dtype == np.float32 else "bfloat16"
+    if dense_weight is not None and rows > crossover(packed.n, packed.m, dtype, threads):
         y = torch.matmul(x, dense_weight.T)
         return y if bias is None else y + bias
     from .packed_kernels import nm_matmul
 
     x2 = x.detach().reshape(rows, packed.in_features).to(torch.float32).numpy()
-    y = torch.from_numpy(nm_matmul(x2, packed, threads=threads)).reshape(*lead, packed.out_features)
+    y = torch.from_numpy(nm_matmul(x2, packed, threads=threads))
+    y = y.reshape(*x.shape[:-1], packed.out_features)
     return y if bias is None else y + bias

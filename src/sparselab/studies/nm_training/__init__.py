@@ -3,7 +3,9 @@
 The notebook imports this package as `study`: `study.Config`, `study.run(cfg)`, tables and
 figures. Modules: config (parameters), pipeline (the computation; named so that `study.run`, the function, does not shadow a module), the rest by topic.
 """
+from . import claims
 from .config import Config
+from .design import design, design_frame, limitations, ngram_bpc, save_design
 from .pipeline import (
     CURVE_WINDOWS,
     MATCHED,
@@ -16,7 +18,6 @@ from .pipeline import (
     cached_run,
     char_splits,
     char_vocab_size,
-    findings,
     flip_frame,
     headline,
     iso_flops_specs,
@@ -36,7 +37,8 @@ from .pipeline import (
     table_iso_flops,
     table_matched_flops,
     table_summary,
+    timings,
     train_run,
 )
 
-__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "findings", "flip_frame", "headline", "iso_flops_specs", "metrics", "model_config", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "train_run"]
+__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "cached_run", "char_splits", "char_vocab_size", "claims", "design", "design_frame", "flip_frame", "headline", "iso_flops_specs", "limitations", "metrics", "model_config", "ngram_bpc", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_specs", "save_design", "schedule_flops", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "timings", "train_run"]

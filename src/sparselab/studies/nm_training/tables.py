@@ -260,7 +260,6 @@ def metrics(df: pd.DataFrame) -> dict[str, float]:
         m[f"bpc_at_equal_flops/{recipe}/{pattern}"] = r.bpc_at_budget
     for (pattern, recipe), r in paired_vs(df).iterrows():
         m[f"diff_vs_sr_ste/{recipe}/{pattern}"] = r.diff_bpc
-    m["cpu_s/total"] = float(df.cpu_s.sum())
     for pattern, r in table_matched_flops(df).iterrows():
         m[f"val_bpc/sr_ste_matched_flops/{pattern}"] = r.sr_ste_long
         m[f"mdgf_exp_minus_sr_ste_matched_flops/{pattern}"] = r.mdgf_exp_minus_long
@@ -271,74 +270,31 @@ def metrics(df: pd.DataFrame) -> dict[str, float]:
     return m
 
 
-def _best_decaying(df: pd.DataFrame, pattern: str) -> tuple[str, pd.Series] | None:
-    """(recipe, its paired-vs-SR-STE row) of the best decaying recipe at `pattern`."""
-    pv = paired_vs(df)
-    if pv.empty or pattern not in pv.index.get_level_values(0):
-        return None
-    rows = pv.loc[pattern]
-    rows = rows[rows.index.isin(DECAYING)]
-    if rows.empty:
-        return None
-    best = rows.diff_bpc.idxmin()
-    return best, rows.loc[best]
-
-
-def headline(df: pd.DataFrame) -> dict[str, float]:
-    """2-4 numbers: dense bpc, SR-STE and best decaying recipe at the highest sparsity."""
-    df = _grid(df)
-    out = {"dense_bpc": float(dense_bpc(df).mean())}
-    order = _order(df)
-    if order:
-        top = order[-1]
-        sr = df[(df.recipe == "sr_ste") & (df.pattern == top)].val_bpc
-        if len(sr):
-            out[f"sr_ste_bpc@{top}"] = float(sr.mean())
-        best = _best_decaying(df, top)
-        if best is not None:
-            out[f"best_decaying_minus_sr_ste@{top}"] = float(best[1].diff_bpc)
+def timings(df: pd.DataFrame) -> dict[str, float]:
+    """Measured training times of the runs (timings.json, never metrics.json: they vary)."""
+    out = {"runs": len(df)}
+    for col in ("cpu_s", "wall_s"):
+        if col in df:
+            out[f"{col}/total"] = float(df[col].sum())
+            out[f"{col}/median_run"] = float(df[col].median())
     return out
 
 
-def findings(df: pd.DataFrame) -> str:
-    """Findings paragraph computed from the results (every number comes from `df`)."""
-    matched = table_matched_flops(df)
-    df = _grid(df)
-    dense = dense_bpc(df)
-    summ = table_summary(df)
-    noise = summ.bpc_std.median()
-    lines = [f"- {len(df)} equal-steps runs, {df.cpu_s.sum() / 60:.1f} CPU-minutes of training.",
-             (f"- Dense model: {dense.mean():.3f} bpc (seed std {dense.std(ddof=1):.3f}, "
-              f"{len(dense)} seeds). Median seed std of a sparse cell: {noise:.3f} bpc.")]
-    for pattern in _order(df):
-        cells = summ.loc[pattern]
-        best, worst = cells.bpc.idxmin(), cells.bpc.idxmax()
-        lines.append(f"- {pattern}: best {best} {cells.bpc[best]:.3f} bpc "
-                     f"(gap to dense {cells.gap_to_dense[best]:+.3f}), worst {worst} "
-                     f"{cells.bpc[worst]:.3f}.")
-        dec = _best_decaying(df, pattern)
-        if dec is not None:
-            name, r = dec
-            lines.append(f"  Best decaying recipe (picked post hoc of four) vs SR-STE: {name} "
-                         f"{r.diff_bpc:+.3f} bpc "
-                         f"({r.diff_pct:+.2f} %), paired seed std {r.diff_std:.3f}, "
-                         f"t = {r.z:.1f}, p = {r.p:.3f} over {int(r.seeds)} seeds.")
-    pv = paired_vs(df)
-    if not pv.empty:
-        dec = pv[pv.index.get_level_values(1).isin(DECAYING)]
-        wins = int(((dec.diff_bpc < 0) & (dec.p < 0.05)).sum())
-        losses = int(((dec.diff_bpc > 0) & (dec.p < 0.05)).sum())
-        high = [p for p in _order(df) if df[df.pattern == p].sparsity.iloc[0] >= 1 - 1 / 8]
-        per = pv[pv.index.get_level_values(0).isin(high)].groupby(level="recipe").diff_bpc.mean()
-        if len(per):
-            lines.append(f"- Mean paired difference vs SR-STE over {', '.join(high)} (bpc, < 0 "
-                         "better): " + ", ".join(f"{k} {v:+.3f}" for k, v in per.sort_values()
-                                                 .items()) + ".")
-        lines.append(f"- Over {len(dec)} (pattern, decaying recipe) cells: {wins} significantly "
-                     f"better than SR-STE, {losses} significantly worse (paired t-test over "
-                     f"seeds, p < 0.05, no multiple-comparison correction), the rest within noise.")
-    for pattern, r in matched.iterrows():
-        lines.append(f"- Matched training FLOPs at {pattern}: SR-STE trained {int(r.sr_ste_steps)} steps "
-                     f"reaches {r.sr_ste_long:.3f} bpc; MDGF-exp minus it: "
-                     f"{r.mdgf_exp_minus_long:+.3f} bpc (paired seed std {r.diff_std:.3f}).")
-    return "\n".join(lines)
+def headline(df: pd.DataFrame) -> dict[str, float]:
+    """2-4 numbers: dense bpc, SR-STE bpc at the highest sparsity, and the pooled seed-paired
+    differences decaying - SR-STE of claims (a) and (c) where they are testable."""
+    from .claims import by_id, evaluate
+
+    grid = _grid(df)
+    out = {"dense_bpc": float(dense_bpc(grid).mean())}
+    order = _order(grid)
+    if order:
+        sr = grid[(grid.recipe == "sr_ste") & (grid.pattern == order[-1])].val_bpc
+        if len(sr):
+            out[f"sr_ste_bpc@{order[-1]}"] = float(sr.mean())
+    res = by_id(evaluate(df))
+    for key, name in (("04.decaying_beat_sr_ste", "decaying_minus_sr_ste"),
+                      ("04.win_at_equal_flops", "mdgf_exp_minus_sr_ste_equal_flops")):
+        if res[key].estimate is not None:
+            out[name] = float(res[key].estimate.estimate)
+    return out

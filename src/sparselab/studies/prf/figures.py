@@ -114,3 +114,35 @@ def plot_latency(table: pd.DataFrame):
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
     fig.tight_layout()
     return fig
+
+
+def plot_effects(outcome, margin: float):
+    """Pooled effect (A - B, CI) of every claim comparison, one panel per block; the cells'
+    own mean differences as dots; the equivalence margin dotted."""
+    import matplotlib.pyplot as plt
+
+    pooled, cells = outcome.pooled, outcome.cells
+    blocks = list(dict.fromkeys(pooled["block"]))
+    comps = list(dict.fromkeys(pooled["comparison"]))
+    fig, axes = plt.subplots(1, len(blocks), squeeze=False, sharey=True,
+                             figsize=(3.2 * len(blocks) + 1.2, 0.45 * len(comps) + 1.3))
+    for ax, block in zip(axes[0], blocks):
+        p = pooled[pooled["block"] == block].drop_duplicates("comparison").set_index("comparison")
+        c = cells[cells["block"] == block]
+        for y, comp in enumerate(comps):
+            dots = c.loc[c["comparison"] == comp].drop_duplicates("cell")["estimate"]
+            ax.plot(dots, [y] * len(dots), "o", color="lightgray", ms=3)
+            if comp in p.index:
+                r = p.loc[comp]
+                ax.errorbar(r["estimate"], y, xerr=[[r["estimate"] - r["ci_low"]],
+                                                    [r["ci_high"] - r["estimate"]]],
+                            fmt="D", color="k", ms=4, capsize=2)
+        ax.axvline(0, color="k", lw=0.6)
+        for m in (-margin, margin):
+            ax.axvline(m, color="tab:blue", lw=0.6, ls=":")
+        ax.set_title(block, fontsize=9)
+        ax.set_xlabel("A - B (claims measure)")
+    axes[0][0].set_yticks(range(len(comps)), comps)
+    axes[0][0].invert_yaxis()
+    fig.tight_layout()
+    return fig

@@ -40,6 +40,7 @@ class Sweep:
         self.first, self.evaluator = first, evaluator
         self.specs: dict[str, Spec] = {}
         self.values: dict[str, pd.DataFrame] = {}
+        self._fused: set = set()  # (partner, prf, alphas) already swept by `fusion`
 
     def add(self, spec: Spec, run: pd.DataFrame) -> None:
         label = spec.label()
@@ -65,6 +66,9 @@ class Sweep:
             for a, run in fused.items():
                 self.add(Spec("interp", s, alpha_out=a), run)
             for p in prfs:
+                if (s, p, tuple(alphas)) in self._fused:  # a second block chose it too
+                    continue
+                self._fused.add((s, p, tuple(alphas)))
                 dense_prf = prf_round(self.first, self.first.dense, p)
                 for a in alphas:
                     self.add(Spec("post", s, p, alpha_out=a), interpolate(self.first, s, dense_prf, a))
@@ -111,12 +115,14 @@ def systems(partners, methods) -> list[tuple[str, str, str | None, str | None]]:
     return rows
 
 
-def select(system: tuple, specs: dict[str, Spec], values: pd.DataFrame) -> str:
+def select(system: tuple, specs: dict[str, Spec], values: pd.DataFrame,
+           min_depth: int = 0) -> str:
     """The label chosen for `system` on the tuning values (index query_id, column per label).
 
     Fixed systems (dense, sparse) have one label; dense+prf / interp pick their best setting;
     pre / post / both pick their alphas among labels using the PRF setting that dense+prf
-    chose for the same method on the same queries (stage A then stage B).
+    chose for the same method on the same queries (stage A then stage B). `min_depth` keeps
+    stage A to PRF depths >= it (the block that makes PRF act).
     """
     _, pipe, partner, method = system
     means = values.mean(axis=0)
@@ -134,7 +140,8 @@ def select(system: tuple, specs: dict[str, Spec], values: pd.DataFrame) -> str:
     if pipe in ("dense", "sparse", "rrf", "interp"):
         return best([lab for lab, sp in specs.items() if matches(sp, pipeline=pipe, sparse=partner)])
     prf_label = best([lab for lab, sp in specs.items()
-                      if matches(sp, pipeline="dense+prf", method=method)])
+                      if matches(sp, pipeline="dense+prf", method=method)
+                      and sp.prf.depth >= min_depth])
     if pipe == "dense+prf":
         return prf_label
     chosen = specs[prf_label].prf

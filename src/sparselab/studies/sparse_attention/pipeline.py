@@ -63,7 +63,7 @@ def _trained_state(recipe) -> tuple[dict, dict]:
     """Train (or take from cache/models/) one family member: `(state_dict, meta)`."""
     from ...models.recipe import load_model, train_suite_model
 
-    folder = train_suite_model(recipe, progress=False)
+    folder = train_suite_model(recipe)  # its bar shows on the terminal only (sparselab.progress)
     model, meta = load_model(folder)
     info = folder / "recipe.json"
     if info.exists():  # the training history lives next to the checkpoint
