@@ -46,7 +46,8 @@ SNAPSHOT_JS = r"""(() => {
     if ((r.width > 0 && r.right > W + 1) || hidden) {
       if (el.tagName === 'DIV' && !hidden && el.querySelector('table, pre, img, svg')) continue;
       wide.push(el.tagName.toLowerCase() + ' ' + Math.round(Math.max(r.right, el.scrollWidth))
-                + 'px: ' + (el.innerText || el.getAttribute('src') || '').slice(0, 80));
+                + 'px: ' + (el.innerText || el.getAttribute('src') || '').replace(/\s+/g, ' ')
+                .slice(0, 80));
     }
   }
   return JSON.stringify({
