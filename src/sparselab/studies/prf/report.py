@@ -81,7 +81,12 @@ def limitations(res, outcome) -> str:
     load = ""
     if res.latency is not None and "load_1min" in res.latency:
         load = f" (1-minute load average {res.latency['load_1min'].iloc[0]:.1f} when timed)"
-    lines = [
+    lines = []
+    if len(res.datasets) == 1:
+        lines.append(f"- Every cell comes from one collection ({next(iter(res.datasets))}), so "
+                     "the pooled estimates describe that collection only; the design pools "
+                     "across collections as well (see the profile's datasets).")
+    lines += [
         (f"- Cells are not independent: within a collection the {len(cfg.partners)} partner(s) "
          f"× {len(cfg.prf_methods)} PRF methods share their queries "
          f"({', '.join(f'{k}: {v}' for k, v in n_q.items())} test queries), so the pooled "

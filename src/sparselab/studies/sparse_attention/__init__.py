@@ -3,6 +3,7 @@
 The notebook imports this package as `study`: `study.Config`, `study.run(cfg)`, tables and
 figures. Modules: config (parameters), pipeline (the computation; named so that `study.run`, the function, does not shadow a module), the rest by topic.
 """
+from . import claims, text
 from .config import Config
 from .pipeline import (
     PREFILL_BACKEND,
@@ -10,7 +11,6 @@ from .pipeline import (
     Cell,
     Results,
     evaluate_unit,
-    findings,
     grid_cells,
     headline,
     learned,
@@ -38,4 +38,4 @@ from .pipeline import (
     train_models,
 )
 
-__all__ = ["PREFILL_BACKEND", "REAL_METHODS_EXCLUDE", "Cell", "Config", "Results", "evaluate_unit", "findings", "grid_cells", "headline", "learned", "max_compression", "mean_ci", "metrics", "plot_accuracy_vs_compression", "plot_isoflops", "plot_max_compression", "plot_sparsity", "pooled_cells", "recipe_for", "run", "summarise_row", "table_accuracy", "table_accuracy_grid", "table_dense", "table_isoflops", "table_isoflops_wins", "table_max_compression", "table_max_compression_methods", "table_ranking", "table_relative_error", "table_sparsity", "train_models"]
+__all__ = ["PREFILL_BACKEND", "REAL_METHODS_EXCLUDE", "Cell", "Config", "Results", "claims", "evaluate_unit", "grid_cells", "headline", "learned", "max_compression", "mean_ci", "metrics", "plot_accuracy_vs_compression", "plot_isoflops", "plot_max_compression", "plot_sparsity", "pooled_cells", "recipe_for", "run", "summarise_row", "table_accuracy", "table_accuracy_grid", "table_dense", "table_isoflops", "table_isoflops_wins", "table_max_compression", "table_max_compression_methods", "table_ranking", "table_relative_error", "table_sparsity", "text", "train_models"]

@@ -7,6 +7,7 @@ models trained by the multi-length suite recipe (`sparselab.models.recipe`). The
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 
@@ -49,6 +50,7 @@ class Results:
 
     cells: pd.DataFrame
     models: pd.DataFrame
+    timings: dict = dataclasses.field(default_factory=dict)  # seconds (timings.json, not metrics)
 
 
 def recipe_for(cfg: Config, name: str):
@@ -139,21 +141,38 @@ def grid_cells(cfg: Config) -> list[Cell]:
     return cells
 
 
-def run(cfg: Config, progress: bool = True) -> Results:
-    """Train (or load) the models and evaluate every grid cell (one `sparselab.sweeps` sweep,
-    `cfg.executor`; one torch thread per cell, so the numbers do not depend on the backend)."""
-    import torch
+GRID_ARTIFACT = "01_sparse_attention/grid"
+GRID_ARTIFACT_VERSION = 1  # bump when what the grid table holds changes
+RAW_COLUMNS = ["model", "n_params", "length", "task", "dispersion", "scope", "phase", "method",
+               "level", "scores", "prefill_nominal", "prefill_effective", "decode_nominal",
+               "decode_effective"]
 
+
+def grid_config(cfg: Config, models: dict) -> dict:
+    """Everything the grid's scores depend on (the grid artifact's fingerprint): the trained
+    weights (their recipes), lengths, tasks, methods, levels, samples, backend, protocol."""
+    from .grid import VERSION
+
+    return {"models": {name: models[name][2] for name in cfg.models},
+            "lengths": {name: [int(n) for n in cfg.model_lengths.get(name, cfg.lengths)] for name in cfg.models},
+            "tasks": list(cfg.tasks), "cells": [[c.phase, c.method, c.level] for c in grid_cells(cfg)],
+            "flex_alpha": {str(k): float(v) for k, v in cfg.flex_alpha.items()},
+            "n_samples": {name: int(cfg.n_samples[name]) for name in cfg.models},
+            "backend": PREFILL_BACKEND, "cell_version": VERSION}
+
+
+def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The raw grid: one row per (model, length, task, phase, method, level) with per-sample
+    scores and measured sparsity (RAW_COLUMNS). Its cells are one `sparselab.sweeps` sweep
+    (`cfg.executor`, one torch thread each, cached one by one: resumable, and the numbers do
+    not depend on the backend); workers score the weights published under their sha."""
     from ...sweeps import run_sweep
     from ...tasks.suite import build_tasks
 
-    torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
-    pretrain(cfg, progress)
-    models = train_models(cfg)
-    cells, rows, fam = grid_cells(cfg), [], []
+    cells, rows = grid_cells(cfg), []
     units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
     plan, todo = [], []  # plan: (model, length, task, first sweep cell, number of cells)
-    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}  # for workers
+    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
     for name, length in units:
         key = models[name][2]
         for task in build_tasks(list(cfg.tasks), int(length)):
@@ -164,20 +183,61 @@ def run(cfg: Config, progress: bool = True) -> Results:
     res = run_sweep(score_cell, todo, stage=STAGE, version=VERSION, executor=cfg.executor,
                     scheduler=cfg.scheduler, threads=1, desc="study 01 grid", progress=progress)
     for name, length, task, start, k in plan:
-        model = models[name][0]
+        n_params = int(models[name][0].n_params())
         for r in unit_rows(cells, res.rows[start:start + k]):
-            r = summarise_row(r, model.cfg, length, task.max_answer_len())
-            rows.append({"model": name, "n_params": model.n_params(), "length": length,
+            rows.append({"model": name, "n_params": n_params, "length": length,
                          **task.labels(), **r})
-    for name, (model, meta, _) in models.items():
-        fam.append({"model": name, "n_params": model.n_params(), "d_model": model.cfg.d_model,
-                    "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[name]),
-                    "train_batch": int(cfg.train_batch[name]),
-                    "final_loss": _final_loss(meta)})
+    df = pd.DataFrame(rows)
+    df["scores"] = [np.asarray(s, dtype=float) for s in df["scores"]]
+    return df[RAW_COLUMNS]
+
+
+def _artifact_wall(name: str) -> float | None:
+    """Build wall time recorded in the manifest for artifact `name` (None if not committed)."""
+    from ...artifacts import ArtifactStore, current_mode
+
+    if current_mode() in ("off", "fresh"):
+        return None
+    return ArtifactStore().entries().get(name, {}).get("wall_s")  # a bad manifest raises
+
+
+def run(cfg: Config, progress: bool = True) -> Results:
+    """Train (or load) the models, then the grid: the committed table artifact
+    `01_sparse_attention/grid` (Parquet, per-sample scores) or evaluated cell by cell."""
+    import time
+
+    import torch
+
+    from ...artifacts import get_or_build
+    from ...tasks.suite import build_tasks
+
+    torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
+    t0 = time.perf_counter()
+    pretrain(cfg, progress)
+    models = train_models(cfg)
+    t1 = time.perf_counter()
+    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models),
+                       lambda: grid_records(cfg, models, progress), kind="table",
+                       version=GRID_ARTIFACT_VERSION, command=ARTIFACT_COMMAND)
+    t2 = time.perf_counter()
+    n_new = {}
+    rows = []
+    for r in raw.to_dict("records"):
+        model = models[r["model"]][0]
+        key = (r["task"], r["length"])
+        if key not in n_new:
+            n_new[key] = build_tasks([r["task"]], int(r["length"]))[0].max_answer_len()
+        r["scores"] = [float(x) for x in r["scores"]]
+        rows.append(summarise_row(r, model.cfg, int(r["length"]), n_new[key]))
     df = pd.DataFrame(rows)
     ci = [mean_ci(s) for s in df["scores"]]
     df["ci_low"], df["ci_high"] = [c[1] for c in ci], [c[2] for c in ci]
-    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True))
+    fam = [{"model": name, "n_params": model.n_params(), "d_model": model.cfg.d_model,
+            "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[name]),
+            "train_batch": int(cfg.train_batch[name]), "seeds": 1,
+            "final_loss": _final_loss(meta)} for name, (model, meta, _) in models.items()]
+    timings = {"models_s": t1 - t0, "grid_s": t2 - t1, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
+    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings)
 
 
 def _final_loss(meta: dict) -> float:
@@ -327,86 +387,6 @@ def table_relative_error(res: Results) -> pd.DataFrame:
     d = d[d.dense > 0]
     d["rel_error"] = (d.dense - d.accuracy) / d.dense
     return d.groupby(["phase", "length", "level"])["rel_error"].mean().unstack("level")
-
-
-def _moderate_level(levels) -> float:
-    """The grid level used as 'moderate' sparsity: 4 if swept, else the smallest C > 1."""
-    above = sorted(lv for lv in set(levels) if lv > 1)
-    return 4.0 if 4.0 in above else (above[0] if above else float("nan"))
-
-
-def findings(res: Results, cfg: Config) -> pd.DataFrame:
-    """Paper findings 1-3 and 5 next to ours; every number comes from the tables above."""
-    from .stats import noninferior
-
-    rows = []
-    wins = table_isoflops_wins(res)
-    top = wins[wins.length == wins.length.max()]
-    n_cand = int(top.n_candidates.sum())
-    gains = top.gain.dropna()
-    share = float(top.attention_share.max()) if len(top) else float("nan")
-    ok1 = bool(len(gains) and (gains > 0).any())
-    rows.append({"finding": "1 isoFLOPS", "paper": "for long sequences, larger highly sparse models beat smaller dense ones",
-                 "ours": (f"L={int(wins.length.max())}: attention is at most {share:.0%} of prefill FLOPs; "
-                          f"{n_cand} larger sparse configurations fit within a smaller dense model's FLOPs"
-                          + (f", best gain {gains.max():+.3f}" if len(gains) else "")),
-                 "agrees": "yes" if ok1 else ("untestable at our lengths" if n_cand == 0 else "no")})
-    full, res = res, learned(res, cfg)
-    mc = table_max_compression(res, cfg.margin, cfg.alpha) if len(res.cells) else pd.DataFrame()
-    if not mc.empty and {"prefill", "decode"} <= set(mc.columns):
-        mc = mc.dropna(subset=["prefill", "decode"])
-        lp, ld = np.log2(mc["prefill"].astype(float)), np.log2(mc["decode"].astype(float))
-        dec = mc["decode"].astype(float).to_numpy()
-        grows = bool(len(dec) > 1 and np.all(np.diff(dec) >= 0) and dec[-1] > dec[0])
-        ok2 = ld.mean() > lp.mean()
-        rows.append({"finding": "2 decode tolerates more", "paper": "tolerable sparsity is higher in decoding than prefilling, and grows with model size in decoding",
-                     "ours": (f"largest achieved compression non-inferior to dense (margin {cfg.margin:.2f}, alpha {cfg.alpha}) per model "
-                              f"{list(mc.index)}: prefill {mc['prefill'].astype(float).round(2).tolist()}, "
-                              f"decode {mc['decode'].astype(float).round(2).tolist()}; grows with size in decode: "
-                              + (str(grows) if len(mc) > 1 else f"untestable ({len(mc)} model(s) learned a task "
-                                 f"to dense accuracy >= {cfg.min_dense:.2f})")),
-                     "agrees": ("yes" if ok2 and grows else "partly" if ok2 or grows else "no")})
-    else:
-        rows.append({"finding": "2 decode tolerates more", "paper": "tolerable sparsity is higher in decoding than prefilling, and grows with model size in decoding",
-                     "ours": f"no model reaches dense accuracy >= {cfg.min_dense:.2f} on any task", "agrees": "untestable"})
-    rank = table_ranking(res)
-    winners = (rank[rank["rank"] == 1].groupby(["phase", "task_type"])["method"].first()
-               if len(rank) else pd.Series(dtype=object))
-    lvl = _moderate_level(res.cells.level)
-    hurt = []
-    for phase in ("prefill", "decode"):
-        d = res.cells[(res.cells.phase == phase) & ~res.cells.method.isin(REAL_METHODS_EXCLUDE)]
-        if d.empty or np.isnan(lvl):
-            continue
-        best = d[d.level == lvl].groupby("method")["accuracy"].mean().idxmax()
-        for task, g in res.cells[res.cells.phase == phase].groupby("task"):
-            dense = np.concatenate(g[g.method == "dense"].sort_values(["model", "length"])["scores"].to_list())
-            sp = np.concatenate(g[(g.method == best) & (g.level == lvl)].sort_values(["model", "length"])["scores"].to_list())
-            loss, pval = noninferior(dense, sp, cfg.margin)
-            if pval >= cfg.alpha and loss > cfg.margin:
-                hurt.append(f"{phase}/{best}/{task} (-{loss:.2f})")
-    ok3 = winners.nunique() > 1 and len(hurt) > 0
-    rows.append({"finding": "3 no universal winner", "paper": "no method wins across tasks and phases; moderate sparsity hurts at least one task",
-                 "ours": (f"{winners.nunique()} different winners over {len(winners)} (phase, task type) pairs; "
-                          f"at C={lvl:g} the best method per phase loses > {cfg.margin:.2f} on: "
-                          + (", ".join(hurt) if hurt else "no task")),
-                 "agrees": "untestable" if res.cells.empty else
-                 "yes" if ok3 else ("partly" if winners.nunique() > 1 or hurt else "no")})
-    res = full
-    rel = table_relative_error(learned(full, cfg))
-    lv = 16.0 if 16.0 in rel.columns else (max(rel.columns) if len(rel.columns) else float("nan"))
-    parts, falls = [], []
-    for phase in rel.index.get_level_values(0).unique():
-        s = rel.loc[phase][lv] if lv in rel.columns else pd.Series(dtype=float)
-        parts.append(f"{phase}: " + ", ".join(f"L={int(k)} {v:.2f}" for k, v in s.items()))
-        falls.append(len(s) > 1 and s.iloc[-1] < s.iloc[0])
-    if not parts or np.isnan(lv):
-        parts, falls = ["not measurable (one length, or no learned task)"], None
-    rows.append({"finding": "5 error falls with length", "paper": "relative error at a fixed budget fraction falls with length (1/20: 0.33 at 16K, 0.26 at 32K, 0.20 at 64K)",
-                 "ours": f"relative error at budget 1/{lv:g}: " + "; ".join(parts),
-                 "agrees": "untestable" if falls is None else
-                 "yes" if falls and all(falls) else ("partly" if any(falls) else "no")})
-    return pd.DataFrame(rows)
 
 
 def metrics(res: Results, cfg: Config) -> dict:
