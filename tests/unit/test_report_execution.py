@@ -129,9 +129,12 @@ def test_ctrl_c_prints_one_line_and_exits_130(toy_root, tmp_path):
     pidfile = tmp_path / "kernel.pid"
     _toy(toy_root, f"import os, time\nopen({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
                    "time.sleep(120)")
+    # A shell without job control starts background jobs with SIGINT ignored, and Python then
+    # keeps it ignored: restore the default so the run sees Ctrl-C as a terminal would send it.
     proc = subprocess.Popen([sys.executable, "-m", "sparselab", "report", "run", "99"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=os.environ.copy())
+                            env=os.environ.copy(),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 120
     while not pidfile.exists() or not pidfile.read_text():
         assert proc.poll() is None and time.time() < deadline, proc.communicate()
