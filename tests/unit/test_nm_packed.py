@@ -22,8 +22,9 @@ from sparselab.sparsity.packed_kernels import candidates, nm_matmul
 from sparselab.sparsity.simd import HAS_AVX2
 
 PATTERNS = [(2, 4), (1, 4), (1, 8), (1, 16), (1, 32), (3, 8), (2, 3), (4, 16), (1, 64)]
-# (out, in): out not a multiple of 32 (padding), one block, several blocks, odd sizes
-SHAPES = [(5, 64), (32, 96), (40, 192), (97, 128), (64, 320)]
+# (out, in): out not a multiple of 32 (padding), one block, several blocks (an even and an odd
+# count: batch 1 runs blocks in pairs, the odd one alone), odd sizes
+SHAPES = [(5, 64), (32, 96), (40, 192), (97, 128), (64, 320), (80, 64)]
 
 
 def _case(out_f, in_f, n, m, seed=0):
@@ -73,9 +74,12 @@ def test_fast_kernel_is_used_where_it_can_run():
 def test_parallel_kernel_equals_serial(threads):
     w, in_f = _case(200, 256, 1, 8)
     p = pack_nm(w, 1, 8)
-    x = np.random.default_rng(3).standard_normal((5, in_f)).astype(np.float32)
-    np.testing.assert_allclose(nm_matmul(x, p, threads=threads), nm_matmul(x, p, threads=1),
-                               rtol=1e-6, atol=1e-6)
+    for batch in (1, 5):  # batch 1: block pairs inside each thread's (odd-sized) range
+        x = np.random.default_rng(3).standard_normal((batch, in_f)).astype(np.float32)
+        np.testing.assert_allclose(nm_matmul(x, p, threads=threads), nm_matmul(x, p, threads=1),
+                                   rtol=1e-6, atol=1e-6)
+        np.testing.assert_allclose(nm_matmul(x, p, threads=threads), nm_matmul_reference(x, p),
+                                   rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("n,m", [(2, 4), (1, 8), (1, 32)])

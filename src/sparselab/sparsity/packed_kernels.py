@@ -1,6 +1,7 @@
 """numba kernels for `y = x @ W.T` with a packed N:M weight W (layout in `packed.py`).
 
-Fast path (AVX2): eight rows per vector lane group, four groups (a 32-row block) at a time.
+Fast path (AVX2): eight rows per vector lane group, four groups (a 32-row block) at a time
+(two blocks at a time at batch 1, where the product is bandwidth-bound).
 For slot p the eight rows of a lane group all read inputs from the same group of M inputs, so
 the "gather" of x is one `vpermps` of the M inputs (M <= 8; two or four of them and blends for
 M = 16, 32) by the eight decoded in-group indices: no gather instruction, no scalar loads. A
@@ -90,6 +91,38 @@ def _block1(x, xo, vals, idx, offs, blk, bits, cands, out, oo):
 
 
 @njit(fastmath=True, cache=True)
+def _block_pair(x, xo, vals, idx, offs, blk, bits, cands, out, oo):
+    """`_block1` for blocks `blk` and `blk + 1` at once (one batch row): four weight streams
+    in flight instead of two, which the memory system serves faster at batch 1 than one
+    block after another (batch 1 is bandwidth-bound)."""
+    slots = offs.shape[0]
+    a0, a1, a2, a3 = vzero(), vzero(), vzero(), vzero()
+    c0, c1, c2, c3 = vzero(), vzero(), vzero(), vzero()
+    vb, qb, qs = blk * slots * LANES, blk * slots * 4 * bits, 4 * bits
+    vb2, qb2 = vb + slots * LANES, qb + slots * qs
+    for p in range(slots):
+        off, v, q, v2, q2 = xo + offs[p], vb + p * LANES, qb + p * qs, vb2 + p * LANES, qb2 + p * qs
+        _ahead(vals, idx, v, q)
+        _ahead(vals, idx, v2, q2)
+        a0 = vfma(vload(vals, v), _pick(x, off, _lanes(idx, q, bits), cands), a0)
+        a1 = vfma(vload(vals, v + 8), _pick(x, off, _lanes(idx, q + bits, bits), cands), a1)
+        a2 = vfma(vload(vals, v + 16), _pick(x, off, _lanes(idx, q + 2 * bits, bits), cands), a2)
+        a3 = vfma(vload(vals, v + 24), _pick(x, off, _lanes(idx, q + 3 * bits, bits), cands), a3)
+        c0 = vfma(vload(vals, v2), _pick(x, off, _lanes(idx, q2, bits), cands), c0)
+        c1 = vfma(vload(vals, v2 + 8), _pick(x, off, _lanes(idx, q2 + bits, bits), cands), c1)
+        c2 = vfma(vload(vals, v2 + 16), _pick(x, off, _lanes(idx, q2 + 2 * bits, bits), cands), c2)
+        c3 = vfma(vload(vals, v2 + 24), _pick(x, off, _lanes(idx, q2 + 3 * bits, bits), cands), c3)
+    vstore(out, oo, a0)
+    vstore(out, oo + 8, a1)
+    vstore(out, oo + 16, a2)
+    vstore(out, oo + 24, a3)
+    vstore(out, oo + LANES, c0)
+    vstore(out, oo + LANES + 8, c1)
+    vstore(out, oo + LANES + 16, c2)
+    vstore(out, oo + LANES + 24, c3)
+
+
+@njit(fastmath=True, cache=True)
 def _block2(x, xo, xo2, vals, idx, offs, blk, bits, cands, out, oo, oo2):
     """`_block1` for two batch rows at once: each decoded index and weight is used twice."""
     slots = offs.shape[0]
@@ -124,6 +157,14 @@ def _block2(x, xo, xo2, vals, idx, offs, blk, bits, cands, out, oo, oo2):
 @njit(fastmath=True, cache=True)
 def _mm_blocks(x, kx, nbatch, vals, idx, offs, bits, cands, out, opad, lo, hi):
     """Blocks lo..hi-1 for every batch row: x flat (nbatch*kx,), out flat (nbatch*opad,)."""
+    if nbatch == 1:  # bandwidth-bound: two blocks at a time (more streams in flight)
+        blk = lo
+        while blk + 1 < hi:
+            _block_pair(x, 0, vals, idx, offs, blk, bits, cands, out, blk * LANES)
+            blk += 2
+        if blk < hi:
+            _block1(x, 0, vals, idx, offs, blk, bits, cands, out, blk * LANES)
+        return
     for blk in range(lo, hi):
         b = 0
         while b + 1 < nbatch:
