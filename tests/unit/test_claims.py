@@ -122,12 +122,37 @@ def test_cell_tests_holm_and_bonferroni_ci():
     cells = {"strong1": shifted(0.05, seed=5), "strong2": shifted(0.04, seed=6),
              "null": shifted(0.0, seed=7), "worse": shifted(-0.05, seed=8)}
     ests = C.cell_tests(cells, c)
-    assert all(e.ci_level == pytest.approx(1 - 0.05 / 4) for e in ests.values())
+    # the null cell is not rejected: Bonferroni's 1 - alpha/k; rejected cells get their Holm step
+    assert ests["null"].ci_level == pytest.approx(1 - 0.05 / 4)
+    assert all(1 - 0.05 - 1e-12 <= e.ci_level <= 1 - 0.05 / 4 + 1e-12 for e in ests.values())
     raw = C.paired_difference(*cells["null"]).p_value
     assert ests["null"].p_value >= raw
     verdicts = {r.claim.id: r.verdict for r in C.judge_family(c, ests)}
     assert verdicts == {"t.greater/strong1": "agrees", "t.greater/strong2": "agrees",
                         "t.greater/null": "inconclusive", "t.greater/worse": "disagrees"}
+
+
+@pytest.mark.parametrize("hypothesis", ["greater", "equivalent"])
+def test_cell_tests_ci_agrees_with_holm_verdict(hypothesis):
+    # a cell Holm calls significant has a CI that says so (excludes the null / lies inside the
+    # margins), and a cell it does not has a CI that does not: no "disagrees" beside a CI that
+    # crosses zero. Many random families with effects near the decision boundary.
+    c = claim(hypothesis, margin=0.03) if hypothesis == "equivalent" else claim(hypothesis)
+    rng = np.random.default_rng(21)
+    checked = 0
+    for fam in range(40):
+        k = int(rng.integers(2, 9))
+        cells = {f"c{i}": shifted(float(rng.normal(0, 0.02)), n=int(rng.integers(5, 40)),
+                                  noise=0.05, seed=1000 * fam + i) for i in range(k)}
+        for key, e in C.cell_tests(cells, c).items():
+            sig = e.p_value < c.alpha
+            if hypothesis == "greater":
+                shown = e.ci_low > 0 or e.ci_high < 0
+            else:
+                shown = -c.margin < e.ci_low and e.ci_high < c.margin
+            assert sig == shown, (fam, key, e)
+            checked += sig
+    assert checked > 10  # the test saw significant cells, not only nulls
 
 
 def test_cell_tests_tost_family():

@@ -60,7 +60,13 @@ def holm(estimates: Mapping[str, Estimate]) -> dict[str, Estimate]:
 
 def cell_tests(cells: Mapping[str, tuple], claim: Claim,
                test: Callable[..., Estimate] = paired_test) -> dict[str, Estimate]:
-    """Test every cell for `claim`, Holm-adjust the p-values, Bonferroni-widen the CIs.
+    """Test every cell for `claim`, Holm-adjust the p-values, widen the CIs to match.
+
+    A cell's CI is at the level of the Holm step that decides it: a cell Holm rejects at rank r
+    (0-based, by raw p) gets the 1 - alpha/(k - r) CI (so its CI excludes the null, or lies
+    inside the TOST margins, exactly as its verdict says), every other cell the Bonferroni
+    1 - alpha/k CI (which then contains the null: a raw p below alpha/k is always rejected).
+    Without p-values (bootstrap) every CI is Bonferroni's.
 
     Args:
         cells: {cell key: (a, b)} paired per-unit scores of each cell.
@@ -78,7 +84,16 @@ def cell_tests(cells: Mapping[str, tuple], claim: Claim,
     ests = {key: test(*ab, claim=per_cell) for key, ab in cells.items()}
     with_p = sum(e.p_value is not None for e in ests.values())
     if with_p == k:
-        return holm(ests)
+        adj = holm(ests)
+        keys = list(ests)
+        order = np.argsort([ests[key].p_value for key in keys], kind="stable")  # holm_adjust's
+        for r, i in enumerate(order):
+            key = keys[i]
+            if adj[key].p_value < claim.alpha and r > 0:  # r = 0: the Bonferroni level already
+                step = test(*cells[key], claim=dataclasses.replace(claim, alpha=claim.alpha / (k - r)))
+                adj[key] = dataclasses.replace(adj[key], ci_low=step.ci_low, ci_high=step.ci_high,
+                                               ci_level=step.ci_level)
+        return adj
     if with_p == 0:
         return {key: dataclasses.replace(e, family=k, test=f"{e.test}, Bonferroni over {k} cells")
                 for key, e in ests.items()}
