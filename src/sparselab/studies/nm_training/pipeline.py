@@ -287,13 +287,14 @@ def run_cell(cell: dict) -> dict:
 
 
 def sweep(specs: list[RunSpec], executor: str = "local", scheduler: str = "",
-          workers: int | None = None, progress: bool = True) -> list[dict]:
+          workers: int | None = None, progress: bool = True,
+          desc: str = "study 04 runs") -> list[dict]:
     """Records of `specs` (trained, or read from cells/nm_training/), with the sweep's timings."""
     from ...sweeps import run_sweep
 
     res = run_sweep(run_cell, [spec_cell(s) for s in specs], stage=STAGE, version=VERSION,
                     executor=executor, scheduler=scheduler, threads=1, workers=workers,
-                    desc="study 04 runs", progress=progress)
+                    desc=desc, progress=progress)
     return [{**row, **{k: (info or {}).get(k, float("nan")) for k in TIMING}}
             for row, info in zip(res.rows, res.infos)]
 
@@ -352,7 +353,8 @@ def run(cfg: Config) -> pd.DataFrame:
     from .checks import check_config
 
     check_config(cfg)  # bad parameters fail here, naming the value, before anything trains
-    specs = run_specs(cfg) + iso_flops_specs(cfg)
+    chosen = tuned(cfg)
+    specs = run_specs(cfg, chosen) + iso_flops_specs(cfg, chosen) + plateau_specs(cfg, chosen)
     table = get_or_build(ARTIFACT, config=artifact_config(specs), kind="table",
                          build_fn=lambda: runs_table(train_all(specs, cfg.workers, cfg.executor,
                                                                    cfg.scheduler)),
@@ -360,19 +362,43 @@ def run(cfg: Config) -> pd.DataFrame:
     return results_frame(table_records(table), cfg.steps)
 
 
+def tuned(cfg: Config) -> dict | None:
+    """{recipe: chosen RunSpec fields} from the tuning stage (`tuning.tune`), or None
+    without tuning (`tune_budget` 0)."""
+    if not cfg.tune_budget:
+        return None
+    from .tuning import choose, tune
+
+    return choose(tune(cfg), cfg)
+
+
 def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame:
     """Flatten run records into a DataFrame (one row per run).
 
-    `extended` marks runs longer than the grid's `steps` (SR-STE at matched FLOPs); the
-    equal-steps tables leave them out.
+    `extended` marks runs off the grid's `steps`, which the equal-steps tables leave out;
+    `role` says which: "grid", "matched" (SR-STE trained longer to matched FLOPs) or "half"
+    (dense at `steps // 2` for the plateau check). A split setting ("ff=1:32,attn=1:8") has
+    `split` True and no `sparsity`: it is a cell of its own, not a point on that axis.
+    `test_bpc` is there when the runs held out a test split.
     """
+    from ...sparsity import is_split
+
     rows = []
     for r in records:
         s = r["spec"]
-        n, m = (int(v) for v in s["pattern"].split(":"))
+        split = is_split(s["pattern"])
+        if split:
+            sparsity = float("nan")
+        else:
+            n, m = (int(v) for v in s["pattern"].split(":"))
+            sparsity = 1 - n / m
+        off = steps is not None and s["steps"] != steps
+        role = "grid" if not off else ("half" if s["recipe"] == "dense" and s["steps"] < steps
+                                       else "matched")
+        test = {"test_bpc": r["test_bpc"]} if "test_bpc" in r else {}
         rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
-                     "steps": s["steps"], "extended": steps is not None and s["steps"] != steps,
-                     "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
+                     "steps": s["steps"], "extended": off, "role": role, "split": split,
+                     "sparsity": sparsity, "val_bpc": r["val_bpc"], **test,
                      "train_flops": r["train_flops"], "wall_s": r.get("wall_s", float("nan")),
                      "cpu_s": r.get("cpu_s", float("nan")), "record": r})
     return pd.DataFrame(rows)
