@@ -113,11 +113,11 @@ def run_specs(cfg: Config, chosen: dict | None = None) -> list[RunSpec]:
 
 def plateau_specs(cfg: Config, chosen: dict | None = None) -> list[RunSpec]:
     """Dense runs of `steps // 2` steps (own warm-up and cosine annealed to their own end),
-    one per seed of `seeds`, for the plateau check (`design.plateau`); none unless
-    `plateau_check`."""
+    one per dense run of the grid (every seed), for the plateau check (`plateau.plateau`); none
+    unless `plateau_check`."""
     if not cfg.plateau_check:
         return []
-    dense = [s for s in run_specs(cfg, chosen) if s.recipe == "dense" and s.seed in cfg.seeds]
+    dense = [s for s in run_specs(cfg, chosen) if s.recipe == "dense"]
     return [replace(s, steps=s.steps // 2) for s in dense]
 
 
