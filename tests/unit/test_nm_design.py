@@ -14,6 +14,7 @@ from sparselab.studies.nm_training import pipeline, tuning
 from sparselab.studies.nm_training.plateau import plateau
 
 SPLIT = "ff=1:32,attn=1:8"
+DECAYING = ("mdgf_linear", "mdgf_exp", "sdgf_stepwise", "sdgf_geometric")
 
 
 def _cfg(**kw):
@@ -92,6 +93,36 @@ def test_bad_design_input_fails_before_training(overrides, message, monkeypatch)
     monkeypatch.setattr(pipeline, "schedule_flops", never)
     with pytest.raises(ValueError, match=message.replace("[", r"\[").replace("]", r"\]")):
         study.run(_cfg(**overrides))
+
+
+def test_scores_must_fit_the_halved_held_out_text(synthetic_text):
+    from sparselab.studies.nm_training.checks import check_config
+
+    check_config(_cfg(test_split=True, val_windows=31))  # 31 x 16 + 1 <= 500
+    with pytest.raises(ValueError, match="val_windows: 32 windows of 16 characters need 513 "
+                                         "characters, but the val split has 500"):
+        check_config(_cfg(test_split=True, val_windows=32))
+
+
+def test_the_plateau_design_yaml_is_a_valid_config():
+    import yaml
+
+    from sparselab.paths import repo_root
+    from sparselab.studies.nm_training.checks import check_config
+
+    params = yaml.safe_load((repo_root() / "notebooks" / "params" /
+                             "04_nm_training.plateau.yaml").read_text())
+    assert sorted(params) == sorted(study.Config.field_names())
+    cfg = study.Config.from_params(params)
+    check_config(cfg)
+    assert cfg.model == "s" and cfg.test_split and cfg.plateau_check and cfg.tune_budget > 0
+    specs = study.run_specs(cfg)
+    cells = {}
+    for s in specs:
+        cells.setdefault((s.recipe, s.pattern), set()).add(s.seed)
+    assert min(len(v) for v in cells.values()) >= 3
+    assert all(len(cells[(r, p)]) >= 5 for r in ("sr_ste", *DECAYING)
+               for p in ("1:8", "1:16", "1:32", SPLIT))
 
 
 # ----- plateau -------------------------------------------------------------------------------
@@ -232,7 +263,6 @@ def test_tuning_stage_resumes_and_feeds_the_grid(synthetic_text, monkeypatch, tm
 
 
 # ----- claims with split settings ------------------------------------------------------------
-DECAYING = ("mdgf_linear", "mdgf_exp", "sdgf_stepwise", "sdgf_geometric")
 NOISE = np.array([0.03, -0.03, 0.02, -0.02, 0.0])
 
 

@@ -47,7 +47,7 @@ def _digest(keys) -> str:
 
 
 def test_full_profile_artifact_fingerprint_is_unchanged():
-    cfg, specs = _specs("full")
+    _, specs = _specs("full")
     assert len(specs) == 117
     assert sorted({s.steps for s in specs}) == [400, 633, 662, 678]  # SR-STE at matched FLOPs
     assert fingerprint(pipeline.artifact_config(specs), pipeline.VERSION) == FULL_FINGERPRINT

@@ -16,7 +16,6 @@ import torch
 from .haystack import HELD_OUT, read_text
 from .vocab import Vocab
 
-
 TEST_SHARE = 0.5  # share of the held-out text kept as test when a test split is asked for
 
 

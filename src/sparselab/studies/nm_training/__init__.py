@@ -6,7 +6,6 @@ figures. Modules: config (parameters), pipeline (the computation; named so that 
 from . import claims, tuning
 from .config import Config
 from .design import design, design_frame, limitations, ngram_bpc, save_design
-from .plateau import plateau, plot_plateau
 from .pipeline import (
     CURVE_WINDOWS,
     MATCHED,
@@ -19,8 +18,8 @@ from .pipeline import (
     build_run_model,
     cached_run,
     char_splits,
-    claim_cell,
     char_vocab_size,
+    claim_cell,
     flip_frame,
     headline,
     iso_flops_specs,
@@ -28,11 +27,11 @@ from .pipeline import (
     model_config,
     other_flops_per_step,
     paired_vs,
+    plateau_specs,
     plot_bpc_vs_sparsity,
     plot_curves,
     plot_flips,
     plot_flops,
-    plateau_specs,
     results_frame,
     run,
     run_cell,
@@ -49,5 +48,6 @@ from .pipeline import (
     train_run,
     tuned,
 )
+from .plateau import plateau, plot_plateau
 
-__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "build_run_model", "cached_run", "char_splits", "char_vocab_size", "claim_cell", "claims", "plateau", "plateau_specs", "plot_plateau", "spec_dict", "tuned", "tuning", "design", "design_frame", "flip_frame", "headline", "iso_flops_specs", "limitations", "metrics", "model_config", "ngram_bpc", "other_flops_per_step", "paired_vs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "results_frame", "run", "run_cell", "run_specs", "save_design", "schedule_flops", "spec_cell", "sweep", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "timings", "train_run"]
+__all__ = ["CURVE_WINDOWS", "MATCHED", "SR_STE_LAMBDA", "STAGE", "TEXT", "VERSION", "Config", "RunSpec", "bits_per_char", "build_run_model", "cached_run", "char_splits", "char_vocab_size", "claim_cell", "claims", "design", "design_frame", "flip_frame", "headline", "iso_flops_specs", "limitations", "metrics", "model_config", "ngram_bpc", "other_flops_per_step", "paired_vs", "plateau", "plateau_specs", "plot_bpc_vs_sparsity", "plot_curves", "plot_flips", "plot_flops", "plot_plateau", "results_frame", "run", "run_cell", "run_specs", "save_design", "schedule_flops", "spec_cell", "spec_dict", "sweep", "table_flips", "table_iso_flops", "table_matched_flops", "table_summary", "timings", "train_run", "tuned", "tuning"]

@@ -118,3 +118,18 @@ def check_config(cfg: Config) -> None:
         from .tuning import check_tuning
 
         check_tuning(cfg)
+    if cfg.test_split:
+        _check_test_split(cfg)
+
+
+def _check_test_split(cfg: Config) -> None:
+    """The final scores' windows must fit in each half of the held-out text."""
+    from .pipeline import TEXT, char_splits
+
+    splits = char_splits(TEXT, test=True)[0]
+    need = cfg.val_windows * cfg.seq_len + 1
+    for name in ("val", "test"):
+        if len(splits[name]) < need:
+            raise ValueError(f"val_windows: {cfg.val_windows} windows of {cfg.seq_len} "
+                             f"characters need {need:,} characters, but the {name} split has "
+                             f"{len(splits[name]):,} (test_split halves the held-out text)")

@@ -333,6 +333,25 @@ def _split_answer(r: dict) -> str:
             f"decaying minus SR-STE: {_said(r[BEAT_SPLIT.id], 'bpc')}.")
 
 
-__all__ = ["BEAT", "BEAT_CELL", "BEAT_REL", "BEAT_SPLIT", "CLAIMS", "GAP_SPLIT_CELL", "EQUAL_FLOPS", "EQUAL_FLOPS_CELL",
-           "GAP_GROWS", "HIGH", "answer", "bpc_by_seed", "by_id", "cell_claims", "decaying_cells",
-           "evaluate", "gap_slopes", "headline_claims", "matched_cells", "split_gap_cells"]
+__all__ = [
+    "BEAT",
+    "BEAT_CELL",
+    "BEAT_REL",
+    "BEAT_SPLIT",
+    "CLAIMS",
+    "EQUAL_FLOPS",
+    "EQUAL_FLOPS_CELL",
+    "GAP_GROWS",
+    "GAP_SPLIT_CELL",
+    "HIGH",
+    "answer",
+    "bpc_by_seed",
+    "by_id",
+    "cell_claims",
+    "decaying_cells",
+    "evaluate",
+    "gap_slopes",
+    "headline_claims",
+    "matched_cells",
+    "split_gap_cells",
+]
