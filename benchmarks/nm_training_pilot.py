@@ -139,22 +139,46 @@ def extrapolate(cfg: study.Config, step_s: dict, window_s: float, steps: int) ->
             "wall_h": core / 3600 / max(1, cfg.workers)}
 
 
+def estimates(timing: list[dict], cfg: study.Config, design_steps: list[int]) -> list[dict]:
+    """The design's cost at each S of `design_steps`, per measured shape, from the wall and
+    from the CPU step times."""
+    recipes = sorted(set(STAND_IN.values()))
+    est = []
+    for row in timing:
+        shape = dataclasses.replace(cfg, model=row["model"], batch_size=row["batch"],
+                                    seq_len=row["seq_len"])
+        for s in design_steps:
+            wall = extrapolate(shape, {r: row[r]["median_s"] for r in recipes},
+                               row["eval_window_s"], s)
+            cpu = extrapolate(shape, {r: row[r]["cpu_median_s"] for r in recipes},
+                              row["eval_window_s"], s)
+            est.append({"model": row["model"], "batch": row["batch"], "seq_len": row["seq_len"],
+                        **wall, "cpu_core_h": cpu["core_h"], "cpu_wall_h": cpu["wall_h"]})
+    return est
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--steps", type=int, default=30, help="timed steps per shape and recipe")
     ap.add_argument("--models", default="s,m")
     ap.add_argument("--shapes", default="32x128,32x256", help="batch x seq_len, comma-separated")
-    ap.add_argument("--design-steps", default="1000,2000,4000,8000",
+    ap.add_argument("--design-steps", default="1000,1500,2000,4000",
                     help="step counts S at which to extrapolate the design")
     ap.add_argument("--quick", action="store_true", help="3 timed steps, one shape (a check)")
     ap.add_argument("--out", default=str(HERE / "results" / "nm_training_pilot"))
     ap.add_argument("--from-json", action="store_true",
                     help="re-render the .md from the .json of an earlier run (no timing)")
     args = ap.parse_args(argv)
-    if args.from_json:
+    if args.from_json:  # same measurements, the design (and S values) as they are now
         out = json.loads(Path(args.out).with_suffix(".json").read_text())
-        recipes = sorted(set(STAND_IN.values()))
-        Path(args.out).with_suffix(".md").write_text(render(out, recipes, design_config()))
+        cfg = design_config()
+        out["estimates"] = estimates(out["timing"], cfg,
+                                     [int(v) for v in args.design_steps.split(",")])
+        out["rendered"] = " ".join(["nice -n 19 .venv/bin/python benchmarks/" +
+                                    Path(sys.argv[0]).name, *(argv or sys.argv[1:])])
+        Path(args.out).with_suffix(".json").write_text(json.dumps(out, indent=1) + "\n")
+        Path(args.out).with_suffix(".md").write_text(render(out, sorted(set(STAND_IN.values())),
+                                                            cfg))
         return 0
     if args.quick:
         args.steps, args.shapes, args.models = 3, "8x64", "s"
@@ -176,17 +200,7 @@ def main(argv=None) -> int:
             print(json.dumps(row), flush=True)
     load1 = os.getloadavg()
     cfg = design_config()
-    est = []
-    for row in timing:
-        shape = dataclasses.replace(cfg, model=row["model"], batch_size=row["batch"],
-                                    seq_len=row["seq_len"])
-        for s in (int(v) for v in args.design_steps.split(",")):
-            wall = extrapolate(shape, {r: row[r]["median_s"] for r in recipes},
-                               row["eval_window_s"], s)
-            cpu = extrapolate(shape, {r: row[r]["cpu_median_s"] for r in recipes},
-                              row["eval_window_s"], s)
-            est.append({"model": row["model"], "batch": row["batch"], "seq_len": row["seq_len"],
-                        **wall, "cpu_core_h": cpu["core_h"], "cpu_wall_h": cpu["wall_h"]})
+    est = estimates(timing, cfg, [int(v) for v in args.design_steps.split(",")])
     from sparselab.models.lm import build_model
 
     n_params = {m: build_model(m, vocab_size=vocab).n_params() for m in args.models.split(",")}
@@ -209,6 +223,9 @@ def render(out: dict, recipes: list[str], cfg: study.Config) -> str:
             f"{', '.join(f'{v:.1f}' for v in out['load_start'])} at the start and "
             f"{', '.join(f'{v:.1f}' for v in out['load_end'])} at the end on 2 cores (another "
             "report build ran beside it), so these times are upper bounds for a quiet machine.")
+    if out.get("rendered"):
+        load += (f" Estimates re-rendered from these measurements by `{out['rendered']}` "
+                 "(the design as it is now).")
     params = ", ".join(f"`{m}` {n:,}" for m, n in out["n_params"].items())
     head = (f"### Seconds per training step (median of {out['timed_steps']} steps after "
             f"{WARM} untimed ones; recipe at 1:16)")
@@ -234,20 +251,18 @@ def render(out: dict, recipes: list[str], cfg: study.Config) -> str:
            f"{cfg.workers} one-thread workers kept busy; the issue's budget is {BUDGET_H:g} h. "
            "Tuning runs identical to grid runs (each recipe's default configuration at the "
            "tuning pattern and seed) are counted once.")
-    lines += [
-        "", "### The design extrapolated", "", how, "",
-        "| model | batch x seq_len | S | epochs | runs | run-steps | wall h, as measured "
-        "(loaded) | wall h, from CPU time (quiet) |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]
+    cols = ("| model | batch x seq_len | S | epochs | runs | run-steps | wall h, as measured "
+            "(loaded) | wall h, from CPU time (quiet) |")
+    lines += ["", "### The design extrapolated", "", how, "", cols,
+              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for e in out["estimates"]:
         flag = "" if e["wall_h"] <= BUDGET_H else " (over)"
         flag_cpu = "" if e["cpu_wall_h"] <= BUDGET_H else " (over)"
         lines.append(f"| {e['model']} | {e['batch']} x {e['seq_len']} | {e['steps']:,} | "
                      f"{e['epochs']:.1f} | {e['runs']} | {e['run_steps']:,} | "
                      f"{e['wall_h']:.1f}{flag} | {e['cpu_wall_h']:.1f}{flag_cpu} |")
-    lines += ["", f"Largest S within {BUDGET_H:g} h (cost is linear in S), from the loaded "
-              "wall times / from CPU times:", ""]
+    lines += ["", (f"Largest S within {BUDGET_H:g} h (cost is linear in S), from the loaded "
+                   "wall times / from CPU times:"), ""]
     for r in out["timing"]:
         ests = [e for e in out["estimates"] if (e["model"], e["batch"], e["seq_len"]) ==
                 (r["model"], r["batch"], r["seq_len"])]

@@ -289,6 +289,7 @@ def test_split_setting_is_a_cell_of_its_own():
     # the split setting is no point of the slope over sparsity: 3 uniform patterns
     assert "3 patterns" in res["04.gap_grows"].estimate.test
     assert "split setting" in NC.answer(list(res.values()))
+    assert "sr_ste_bpc@1:32" in study.headline(_split_grid(-0.2))  # highest uniform sparsity
 
 
 def test_an_equal_split_setting_is_inconclusive_and_without_split_there_is_no_entry():

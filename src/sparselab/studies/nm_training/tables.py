@@ -306,7 +306,7 @@ def headline(df: pd.DataFrame) -> dict[str, float]:
 
     grid = _grid(df)
     out = {"dense_bpc": float(dense_bpc(grid).mean())}
-    order = _order(grid)
+    order = [p for p in _order(grid) if "=" not in p]  # uniform patterns, not split settings
     if order:
         sr = grid[(grid.recipe == "sr_ste") & (grid.pattern == order[-1])][score(grid)]
         if len(sr):
