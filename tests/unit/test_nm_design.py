@@ -300,3 +300,21 @@ def test_an_equal_split_setting_is_inconclusive_and_without_split_there_is_no_en
     df = _split_grid(0.0)
     plain = NC.evaluate(df[df.pattern != SPLIT])
     assert not any("split" in r.claim.id or SPLIT in r.claim.id for r in plain)
+
+
+def test_limitations_say_what_the_design_did():
+    d = {"model": "s", "n_params": 305664, "d_model": 96, "steps": 1200, "seeds": 3,
+         "chars_per_run": 4915200, "train_chars": 1003854, "epochs": 4.9, "dense_val_bpc": 2.2,
+         "trigram_val_bpc": 2.9, "dense_curve_drop_last_quarter": 0.01,
+         "dense_curve_from_step": 900, "dense_val_bpc_half_steps": 2.21, "plateau_gain": 0.01,
+         "plateau_gain_pct": 0.4545, "dense_curve_rise": 0.0, "overfits": False,
+         "plateau": True, "plateau_seeds": 5, "seeds_claim_cells": 5}
+    cfg = study.Config.from_overrides(patterns=["1:8", SPLIT], claim_seeds=[3, 4], seeds=[0, 1, 2],
+                                      tune_budget=4, test_split=True, plateau_check=True)
+    text = study.limitations(d, cfg)
+    assert "0.45 % above the 1200-step run (5 seeds)" in text and "dense is on a plateau" in text
+    assert "3 seeds (5 on the cells the claims rest on)" in text
+    assert "same 4 configurations' budget" in text and "test split" in text
+    assert f"Split setting(s) {SPLIT}" in text and "output projection o" in text
+    overfit = study.limitations({**d, "overfits": True, "plateau": False}, cfg)
+    assert "not on a plateau (its validation curve rises at the end: overfitting)" in overfit
