@@ -21,8 +21,6 @@ from sparselab.studies.sparse_attention import pipeline as P
 from sparselab.sweeps.cells import cell_key
 from sparselab.tasks.suite import build_tasks
 
-
-
 ROOT = Path(__file__).resolve().parents[2]
 
 PINS = {
