@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ...attention import DECODE, PREFILL
-from .grid import LAYOUT_METHODS, method_kwargs
+from .grid import LAYOUT_METHODS, base_kwargs
 from .protocol import question_len, run_decode, run_prefill
 
 TOLERANCE = 0.15  # achieved within ±15 % of the target
@@ -47,14 +47,6 @@ PAPER_FLEX_GRID = {
     32768: [(0.0, 290), (0.0, 384), (0.45, 512), (0.6, 512), (0.7, 512), (0.8, 512), (0.92, 512)],
     65536: [(0.0, 400), (0.45, 512), (0.55, 512), (0.7, 512), (0.77, 512), (0.85, 512), (0.94, 512)],
 }
-
-
-def base_kwargs(phase: str, method: str, length: int) -> dict:
-    """Constructor arguments of `method` at `length` without its budget."""
-    kw = method_kwargs(phase, method, 1.0, length, {1: 1.0})
-    kw.pop("compression", None)
-    kw.pop("alpha", None)
-    return kw
 
 
 def budget_at(phase: str, method: str, length: int, x: float) -> dict:

@@ -51,10 +51,12 @@ class Results:
     cells: pd.DataFrame
     models: pd.DataFrame
     timings: dict = dataclasses.field(default_factory=dict)  # seconds (timings.json, not metrics)
+    # calibrated designs: one row per (model, length, phase, method, target C) (`calibrate`)
+    calibration: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
-def recipe_for(cfg: Config, name: str):
-    """The cached suite recipe (`SuiteRecipe`) that trains family member `name`."""
+def recipe_for(cfg: Config, name: str, seed: int = 0):
+    """The cached suite recipe (`SuiteRecipe`) that trains family member `name` with `seed`."""
     from ...models.recipe import SuiteRecipe
     from ...models.trainer import TrainConfig
 
@@ -63,7 +65,7 @@ def recipe_for(cfg: Config, name: str):
             raise ValueError(f"{what} needs an entry for model {name!r}")
     steps = int(cfg.train_steps[name])
     train = TrainConfig(steps=steps, batch_size=int(cfg.train_batch[name]), lr=float(cfg.train_lr[name]),
-                        warmup=min(100, steps), seed=0, ckpt_every=250)
+                        warmup=min(100, steps), seed=int(seed), ckpt_every=250)
     return SuiteRecipe(model=name, tasks="all", lengths=tuple(int(n) for n in cfg.train_lengths), train=train,
                        short_frac=float(cfg.train_short_frac))
 
@@ -91,7 +93,7 @@ def pretrain(cfg: Config, progress: bool = True) -> None:
 
     if current_mode() not in ("off", "fresh"):
         return  # committed artifacts decide; whatever is missing is built one by one
-    recipes = [recipe_for(cfg, name) for name in cfg.models]
+    recipes = [recipe_for(cfg, name, seed) for _, name, seed in cfg.instances()]
     missing = [r.to_dict() for r in recipes if not is_complete(suite_model_path(r))]
     if missing:
         run_sweep(train_model_cell, missing, stage=MODEL_STAGE, executor=cfg.executor,
@@ -112,15 +114,15 @@ def _trained_state(recipe) -> tuple[dict, dict]:
 
 
 def train_models(cfg: Config) -> dict:
-    """{name: (model, meta, model key)}: each family member's weights come from the committed
+    """{instance: (model, meta, model key)}: each model's weights come from the committed
     artifact `01_sparse_attention/models/<slug>` (fp16 safetensors, fingerprinted by the
     recipe) or are trained and cached; see `sparselab.artifacts` for the modes."""
     from ...artifacts import get_or_build
     from ...models.recipe import model_from_state
 
     out = {}
-    for name in cfg.models:
-        recipe = recipe_for(cfg, name)
+    for name, size, seed in cfg.instances():
+        recipe = recipe_for(cfg, size, seed)
         state, meta = get_or_build(
             f"01_sparse_attention/models/{recipe.slug()}", recipe.to_dict(),
             lambda r=recipe: _trained_state(r), kind="checkpoint", dtype=MODEL_DTYPE,
@@ -141,6 +143,71 @@ def grid_cells(cfg: Config) -> list[Cell]:
     return cells
 
 
+CALIBRATION_ARTIFACT = "01_sparse_attention/calibration"
+CALIBRATION_STAGE = "sparse_attention_calibration"
+CALIBRATION_COLUMNS = ["model", "length", "phase", "method", "target_C", "achieved_C",
+                       "achieved_p10", "achieved_p90", "closest_C", "budget", "reason"]
+
+
+def calibration_cells(cfg: Config, models: dict, weights: dict) -> list[dict]:
+    """One sweep cell per (model instance, length, phase, sparse method): its targets are the
+    phase's levels above 1 (`prefill_compressions` / `decode_compressions`)."""
+    from .calibrate import VERSION as CAL_VERSION
+
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    out = []
+    for name in sizes:
+        n = min(int(cfg.calibration_samples), int(cfg.n_samples[sizes[name]]))
+        for length in model_lengths(cfg, name):
+            for phase, methods, levels in (("prefill", cfg.prefill_methods, cfg.prefill_compressions),
+                                           ("decode", cfg.decode_methods, cfg.decode_compressions)):
+                targets = sorted({float(c) for c in levels if float(c) > 1})
+                for m in methods:
+                    if m == "dense" or not targets:
+                        continue
+                    out.append({"model": name, "weights": weights[name], "model_key": models[name][2],
+                                "length": int(length), "tasks": list(cfg.tasks), "n": n,
+                                "phase": phase, "method": m, "targets": targets,
+                                "protocol": cfg.decode_protocol if phase == "decode" else "answer",
+                                "backend": PREFILL_BACKEND, "version": CAL_VERSION})
+    return out
+
+
+def calibration_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The calibration table (CALIBRATION_COLUMNS): one row per (model, length, phase, method,
+    target C), achieved_C NaN where the target is unreachable; one sweep over its cells."""
+    from ...sweeps import run_sweep
+    from .workers import calibrate_cell
+
+    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
+    todo = calibration_cells(cfg, models, weights)
+    res = run_sweep(calibrate_cell, todo, stage=CALIBRATION_STAGE, executor=cfg.executor,
+                    scheduler=cfg.scheduler, threads=1, desc="study 01 calibration",
+                    progress=progress)
+    rows = [{"model": c["model"], **r} for c, out in zip(todo, res.rows) for r in out["records"]]
+    df = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+    df["budget"] = [None if b is None else json.dumps(b, sort_keys=True) for b in df["budget"]]
+    return df
+
+
+def calibration(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The calibration table: committed artifact `01_sparse_attention/calibration` or computed;
+    `budget` decoded back to dicts."""
+    from ...artifacts import get_or_build
+    from .calibrate import TOLERANCE, VERSION as CAL_VERSION
+
+    conf = {"models": {n: models[n][2] for n in models},
+            "cells": [{k: v for k, v in c.items() if k != "weights"}
+                      for c in calibration_cells(cfg, models, dict.fromkeys(models, ""))],
+            "tolerance": TOLERANCE}
+    df = get_or_build(CALIBRATION_ARTIFACT, conf, lambda: calibration_records(cfg, models, progress),
+                      kind="table", version=CAL_VERSION, command=ARTIFACT_COMMAND)
+    df = df.copy()
+    df["budget"] = [None if b is None or (isinstance(b, float) and np.isnan(b)) else json.loads(b)
+                    for b in df["budget"]]
+    return df
+
+
 GRID_ARTIFACT = "01_sparse_attention/grid"
 GRID_ARTIFACT_VERSION = 1  # bump when what the grid table holds changes
 RAW_COLUMNS = ["model", "n_params", "length", "task", "dispersion", "scope", "phase", "method",
@@ -148,20 +215,48 @@ RAW_COLUMNS = ["model", "n_params", "length", "task", "dispersion", "scope", "ph
                "decode_effective"]
 
 
-def grid_config(cfg: Config, models: dict) -> dict:
+def grid_config(cfg: Config, models: dict, calibration: pd.DataFrame | None = None) -> dict:
     """Everything the grid's scores depend on (the grid artifact's fingerprint): the trained
-    weights (their recipes), lengths, tasks, methods, levels, samples, backend, protocol."""
+    weights (their recipes), lengths, tasks, methods, levels, samples, backend, protocol.
+
+    The design options of issue 14 (calibrated budgets with their `calibration` table, the
+    decode protocol) enter only when they differ from the original design, whose fingerprints
+    stay as they were (tests/unit/test_study01_pins.py)."""
     from .grid import VERSION
 
-    return {"models": {name: models[name][2] for name in cfg.models},
-            "lengths": {name: [int(n) for n in cfg.model_lengths.get(name, cfg.lengths)] for name in cfg.models},
-            "tasks": list(cfg.tasks), "cells": [[c.phase, c.method, c.level] for c in grid_cells(cfg)],
-            "flex_alpha": {str(k): float(v) for k, v in cfg.flex_alpha.items()},
-            "n_samples": {name: int(cfg.n_samples[name]) for name in cfg.models},
-            "backend": PREFILL_BACKEND, "cell_version": VERSION}
+    names = [inst for inst, _, _ in cfg.instances()]
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    out = {"models": {name: models[name][2] for name in names},
+           "lengths": {name: model_lengths(cfg, name) for name in names},
+           "tasks": list(cfg.tasks), "cells": [[c.phase, c.method, c.level] for c in grid_cells(cfg)],
+           "flex_alpha": {str(k): float(v) for k, v in cfg.flex_alpha.items()},
+           "n_samples": {name: int(cfg.n_samples[sizes[name]]) for name in names},
+           "backend": PREFILL_BACKEND, "cell_version": VERSION}
+    if cfg.budgets != "labels":
+        out["budgets"] = cfg.budgets
+        out["calibration"] = [] if calibration is None else budgets_of(calibration)
+    if cfg.decode_protocol != "answer":
+        out["decode_protocol"] = cfg.decode_protocol
+    return out
 
 
-def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
+def model_lengths(cfg: Config, instance: str) -> list[int]:
+    """Evaluation lengths of a model instance (`model_lengths` is keyed by family member)."""
+    size = instance.split("-seed")[0]
+    return [int(n) for n in cfg.model_lengths.get(instance, cfg.model_lengths.get(size, cfg.lengths))]
+
+
+def budgets_of(calibration: pd.DataFrame) -> list[list]:
+    """[model, length, phase, method, target C, budget] of every reached target (sorted)."""
+    if calibration.empty:
+        return []
+    ok = calibration[calibration.achieved_C.notna()]
+    return sorted([[r.model, int(r.length), r.phase, r.method, float(r.target_C),
+                    {k: float(v) for k, v in sorted(r.budget.items())}] for r in ok.itertuples()])
+
+
+def grid_records(cfg: Config, models: dict, progress: bool = True,
+                 calibration: pd.DataFrame | None = None) -> pd.DataFrame:
     """The raw grid: one row per (model, length, task, phase, method, level) with per-sample
     scores and measured sparsity (RAW_COLUMNS). Its cells are one `sparselab.sweeps` sweep
     (`cfg.executor`, one torch thread each, cached one by one: resumable, and the numbers do
@@ -169,20 +264,22 @@ def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFra
     from ...sweeps import run_sweep
     from ...tasks.suite import build_tasks
 
-    cells, rows = grid_cells(cfg), []
-    units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
-    plan, todo = [], []  # plan: (model, length, task, first sweep cell, number of cells)
+    rows = []
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    units = [(name, length) for name in sizes for length in model_lengths(cfg, name)]
+    plan, todo = [], []  # plan: (model, length, task, cells, first sweep cell, number of cells)
     weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
     for name, length in units:
         key = models[name][2]
+        cells, budgets = unit_design(cfg, calibration, name, int(length))
         for task in build_tasks(list(cfg.tasks), int(length)):
-            unit = unit_cells(name, key, weights[name], task, int(cfg.n_samples[name]), cells,
-                              cfg.flex_alpha, PREFILL_BACKEND)
-            plan.append((name, int(length), task, len(todo), len(unit)))
+            unit = unit_cells(name, key, weights[name], task, int(cfg.n_samples[sizes[name]]),
+                              cells, cfg.flex_alpha, PREFILL_BACKEND, budgets, cfg.decode_protocol)
+            plan.append((name, int(length), task, cells, len(todo), len(unit)))
             todo += unit
     res = run_sweep(score_cell, todo, stage=STAGE, version=VERSION, executor=cfg.executor,
                     scheduler=cfg.scheduler, threads=1, desc="study 01 grid", progress=progress)
-    for name, length, task, start, k in plan:
+    for name, length, task, cells, start, k in plan:
         n_params = int(models[name][0].n_params())
         for r in unit_rows(cells, res.rows[start:start + k]):
             rows.append({"model": name, "n_params": n_params, "length": length,
@@ -190,6 +287,24 @@ def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFra
     df = pd.DataFrame(rows)
     df["scores"] = [np.asarray(s, dtype=float) for s in df["scores"]]
     return df[RAW_COLUMNS]
+
+
+def unit_design(cfg: Config, calibration: pd.DataFrame | None, model: str,
+                length: int) -> tuple[list[Cell], dict | None]:
+    """The grid cells of one (model, length) and their budgets: every cell with its label
+    (budgets None) in the original design; in a calibrated one each level is a target C, the
+    cells whose target the calibration did not reach are left out (they are null in the
+    calibration table)."""
+    cells = grid_cells(cfg)
+    if cfg.budgets == "labels":
+        return cells, None
+    if calibration is None or calibration.empty:
+        raise ValueError("budgets='calibrated' needs the calibration table (pipeline.calibration)")
+    cal = calibration[(calibration.model == model) & (calibration.length == length)
+                      & calibration.achieved_C.notna()]
+    budgets = {Cell(r.phase, r.method, float(r.target_C)): dict(r.budget) for r in cal.itertuples()}
+    keep = [c for c in cells if c.method == "dense" or c.level == 1 or c in budgets]
+    return keep, budgets
 
 
 def _artifact_wall(name: str) -> float | None:
@@ -211,13 +326,18 @@ def run(cfg: Config, progress: bool = True) -> Results:
     from ...artifacts import get_or_build
     from ...tasks.suite import build_tasks
 
+    from .checks import check_config
+
+    check_config(cfg)  # bad input fails here, naming the parameter, before any compute
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
     t0 = time.perf_counter()
     pretrain(cfg, progress)
     models = train_models(cfg)
     t1 = time.perf_counter()
-    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models),
-                       lambda: grid_records(cfg, models, progress), kind="table",
+    cal = calibration(cfg, models, progress) if cfg.budgets == "calibrated" else None
+    t_cal = time.perf_counter()
+    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models, cal),
+                       lambda: grid_records(cfg, models, progress, cal), kind="table",
                        version=GRID_ARTIFACT_VERSION, command=ARTIFACT_COMMAND)
     t2 = time.perf_counter()
     n_new = {}
@@ -232,12 +352,23 @@ def run(cfg: Config, progress: bool = True) -> Results:
     df = pd.DataFrame(rows)
     ci = [mean_ci(s) for s in df["scores"]]
     df["ci_low"], df["ci_high"] = [c[1] for c in ci], [c[2] for c in ci]
+    inst = {name: (size, seed) for name, size, seed in cfg.instances()}
+    if len(inst) > len(cfg.models):  # several seeds: which family member and seed each row is
+        df["size"] = df.model.map(lambda m: inst[m][0])
+        df["seed"] = df.model.map(lambda m: inst[m][1])
     fam = [{"model": name, "n_params": model.n_params(), "d_model": model.cfg.d_model,
-            "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[name]),
-            "train_batch": int(cfg.train_batch[name]), "seeds": 1,
+            "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[inst[name][0]]),
+            "train_batch": int(cfg.train_batch[inst[name][0]]),
+            "seeds": len(cfg.model_seeds(inst[name][0])),
             "final_loss": _final_loss(meta)} for name, (model, meta, _) in models.items()]
-    timings = {"models_s": t1 - t0, "grid_s": t2 - t1, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
-    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings)
+    if len(inst) > len(cfg.models):
+        for row in fam:
+            row["size"], row["seed"] = inst[row["model"]]
+    timings = {"models_s": t1 - t0, "grid_s": t2 - t_cal, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
+    if cal is not None:
+        timings["calibration_s"] = t_cal - t1
+    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings,
+                   pd.DataFrame() if cal is None else cal)
 
 
 def _final_loss(meta: dict) -> float:
