@@ -194,7 +194,8 @@ def calibration(cfg: Config, models: dict, progress: bool = True) -> pd.DataFram
     """The calibration table: committed artifact `01_sparse_attention/calibration` or computed;
     `budget` decoded back to dicts."""
     from ...artifacts import get_or_build
-    from .calibrate import TOLERANCE, VERSION as CAL_VERSION
+    from .calibrate import TOLERANCE
+    from .calibrate import VERSION as CAL_VERSION
 
     conf = {"models": {n: models[n][2] for n in models},
             "cells": [{k: v for k, v in c.items() if k != "weights"}
@@ -325,7 +326,6 @@ def run(cfg: Config, progress: bool = True) -> Results:
 
     from ...artifacts import get_or_build
     from ...tasks.suite import build_tasks
-
     from .checks import check_config
 
     check_config(cfg)  # bad input fails here, naming the parameter, before any compute

@@ -1,0 +1,192 @@
+"""Study 01's long design (issue 14) on tiny random-init models at short lengths: calibrated
+budgets, decode on equal footing, bad input, seeds."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from sparselab.attention import DECODE
+from sparselab.models.lm import build_model
+from sparselab.studies import sparse_attention as study
+from sparselab.studies.sparse_attention import calibrate as cal
+from sparselab.studies.sparse_attention import checks, grid, protocol
+from sparselab.tasks.suite import build_tasks
+from sparselab.tasks.vocab import Vocab
+
+L = 128
+
+
+@pytest.fixture(scope="module")
+def tiny(one_thread):
+    tasks = build_tasks(["niah_single", "mqar"], L, sources=("synthetic",))
+    torch.manual_seed(0)
+    model = build_model("xs", vocab_size=tasks[0].vocab.size, d_model=32, n_layers=2, n_heads=2,
+                        n_kv_heads=1).eval()
+    samples = [t.sample(i, "test") for t in tasks for i in range(3)]
+    return model, samples, max(t.max_answer_len() for t in tasks)
+
+
+# ----- calibration -----------------------------------------------------------------------------
+def test_search_finds_the_band_or_says_why():
+    smooth = lambda x: 2.0 ** (10 * x)
+    x, got, why = cal.search(smooth, 8.0)
+    assert x is not None and abs(got - 8) <= 0.15 * 8 and why == ""
+    x, got, why = cal.search(smooth, 4096.0)
+    assert x is None and got == 1024 and "sparsest budget" in why
+    steps = lambda x: 1.0 if x < 0.5 else 10.0
+    x, got, why = cal.search(steps, 4.0)
+    assert x is None and "jumps from 1 to 10" in why
+
+
+@pytest.mark.parametrize(("phase", "method", "protocol_"), [
+    ("prefill", "block_sparse", "answer"), ("prefill", "vertical_slash", "answer"),
+    ("prefill", "flexprefill", "answer"), ("decode", "quest", "question"),
+    ("decode", "snapkv", "answer"), ("decode", "snapkv", "question")])
+def test_calibration_reaches_targets_within_tolerance_or_reports_null(tiny, phase, method, protocol_):
+    model, samples, n_new = tiny
+    recs = cal.calibrate(model, samples, phase, method, [2, 4, 1000], n_new, protocol_)
+    assert [r["target_C"] for r in recs] == [2, 4, 1000]
+    for r in recs:
+        if r["achieved_C"] is None:
+            assert r["budget"] is None and r["reason"]
+            continue
+        assert abs(r["achieved_C"] - r["target_C"]) <= cal.TOLERANCE * r["target_C"]
+        assert r["achieved_p10"] <= r["achieved_C"] * 1.5 and r["achieved_p90"] >= r["achieved_p10"]
+        # re-measuring with the method the record describes gives the same achieved C
+        m = cal.calibrated_method(phase, method, L, r["budget"])
+        x = torch.from_numpy(np.stack([s.prompt for s in samples]))
+        if phase == "prefill":
+            _, st = protocol.run_prefill(model, x, m, n_new)
+        else:
+            _, st = protocol.run_decode(model, x, m, n_new, protocol_,
+                                        protocol.question_len(samples))
+        assert 1 / st["density_per_sample"].mean() == pytest.approx(r["achieved_C"], rel=1e-6)
+    assert recs[-1]["achieved_C"] is None  # C = 1000 at L = 128: unreachable
+    assert recs[0]["achieved_C"] is not None  # C = 2 is reachable by every method here
+
+
+def test_flexprefill_path_covers_the_paper_grid_and_fixed_budgets():
+    length = 4096
+    top = grid.base_kwargs("prefill", "flexprefill", length)["min_budget"]
+    xs = np.linspace(0, 1, 401)
+    pts = [cal.budget_at("prefill", "flexprefill", length, x) for x in xs]
+    alphas = {p["alpha"] for p in pts if p["min_budget"] == top}
+    paper = sorted({a for g in cal.PAPER_FLEX_GRID.values() for a, _ in g if a > 0})
+    assert min(alphas) == 0.0 and max(alphas) == 1.0
+    assert all(any(abs(a - p) <= 0.01 for a in alphas) for p in paper)  # 0.45 ... 0.94
+    fixed = sorted({p["min_budget"] for p in pts if p["alpha"] == 0.0})
+    assert fixed[0] == 1 and fixed[-1] == top
+    scaled = [p["min_budget"] for p in cal.paper_flex_points(length) if p["alpha"] == 0.0]
+    assert all(fixed[0] <= mb <= fixed[-1] for mb in scaled)  # the paper's (0, mb) points, scaled
+    # along the path the budget only shrinks: alpha falls, then min_budget falls
+    keys = [(-p["alpha"], -p["min_budget"]) for p in pts]
+    assert keys == sorted(keys)
+
+
+def test_paper_granularity_from_2048_tokens():
+    assert grid.short_length_overrides("prefill", "vertical_slash", 256) == {"local": 16, "block": 16}
+    for phase, method in (("prefill", "vertical_slash"), ("prefill", "flexprefill"),
+                          ("prefill", "block_sparse"), ("decode", "quest")):
+        assert grid.short_length_overrides(phase, method, 2048) == {}
+    kw = grid.base_kwargs("prefill", "vertical_slash", 4096)
+    assert kw["local"] == kw["block"] == 64
+    assert grid.base_kwargs("decode", "quest", 4096)["page"] == 16
+    assert grid.base_kwargs("decode", "snapkv", 4096)["pool"] == 21
+
+
+# ----- decode on equal footing -------------------------------------------------------------------
+def test_question_protocol_decodes_every_answer_token_with_the_method(tiny):
+    """Dense decode over the question equals the dense full-prompt run (same answer); with a
+    sparse method, the first answer token already depends on it."""
+    model, samples, n_new = tiny
+    x = torch.from_numpy(np.stack([s.prompt for s in samples]))
+    q = protocol.question_len(samples)
+    assert q == max(s.meta["question_len"] for s in samples) and 1 <= q < L
+    assert all(s.prompt[-1] == Vocab().answer for s in samples)  # <a> ends every prompt
+    ref = model.greedy(x, n_new)
+    dense, st = protocol.run_decode(model, x, DECODE.get("dense")(), n_new, "question", q)
+    assert torch.equal(dense, ref) and st["effective_sparsity"] == 0.0
+    calls = []
+    quest = DECODE.get("quest")(compression=8, page=4)
+    real = quest.decode
+    quest.decode = lambda qq, state: calls.append(1) or real(qq, state)
+    ids, st = protocol.run_decode(model, x, quest, n_new, "question", q)
+    n_layers = model.cfg.n_layers
+    assert len(calls) == (q + n_new - 1) * n_layers  # question and answer steps, every layer
+    assert ids.shape == (len(samples), n_new) and st["effective_sparsity"] > 0
+    assert st["density_per_sample"].shape == (len(samples),)
+
+
+def test_question_protocol_cells_are_keyed_and_scored(tmp_path, monkeypatch, tiny):
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path))
+    model, _, _ = tiny
+    task = build_tasks(["niah_single"], L, sources=("synthetic",))[0]
+    cells = [grid.Cell("prefill", "dense", 1.0), grid.Cell("decode", "quest", 4.0)]
+    old = grid.unit_cells("tiny", {}, "W", task, 3, cells, {1: 1.0})
+    new = grid.unit_cells("tiny", {}, "W", task, 3, cells, {1: 1.0}, protocol="question")
+    assert "protocol" not in old[1] and new[1]["protocol"] == "question"
+    assert old[0] == new[0]  # the dense cell is shared
+    rec = grid.score(model, task, new[1])
+    assert len(rec["scores"]) == 3 and rec["decode_effective"] > 0 and rec["prefill_effective"] == 0
+
+
+def test_calibrated_budget_replaces_the_label_in_the_cell():
+    task = build_tasks(["niah_single"], L, sources=("synthetic",))[0]
+    c = grid.Cell("prefill", "flexprefill", 8.0)
+    budget = {"alpha": 0.0, "min_budget": 5}
+    cell = grid.unit_cells("tiny", {}, "W", task, 3, [c], {1: 1.0, 8: 0.9}, budgets={c: budget})[1]
+    assert cell["kwargs"]["alpha"] == 0.0 and cell["kwargs"]["min_budget"] == 5
+    assert cell["level"] == 8.0
+
+
+# ----- bad input -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("overrides", "param"), [
+    ({"prefill_methods": ["dense", "vertcal_slash"]}, "prefill_methods"),
+    ({"decode_methods": ["dense", "block_sparse"]}, "decode_methods"),
+    ({"tasks": ["niah_single", "nope"]}, "tasks"),
+    ({"models": ["xs", "xxl"]}, "models"),
+    ({"lengths": [16384]}, "lengths"),  # beyond max_len 8192
+    ({"lengths": [128]}, "lengths"),  # not trained at 128 (train_lengths [64])
+    ({"model_lengths": {"s": [256]}}, "model_lengths"),
+    ({"budgets": "calibrated", "decode_compressions": [1, 4, 100]}, "decode_compressions"),
+    ({"budgets": "calibrate"}, "budgets"),
+    ({"decode_protocol": "questions"}, "decode_protocol"),
+    ({"seeds": {"m": [0, 1]}}, "seeds"),
+])
+def test_bad_input_fails_naming_the_parameter_before_any_compute(overrides, param, monkeypatch):
+    from sparselab.studies.sparse_attention import pipeline
+
+    def boom(*a, **k):
+        raise AssertionError("computed before checking")
+
+    monkeypatch.setattr(pipeline, "pretrain", boom)
+    monkeypatch.setattr(pipeline, "train_models", boom)
+    cfg = study.Config.from_overrides(**overrides)
+    with pytest.raises(ValueError, match=f"^{param}: "):
+        study.run(cfg, progress=False)
+
+
+def test_a_task_the_model_was_not_trained_on_is_refused(monkeypatch):
+    from sparselab.studies.sparse_attention import pipeline
+
+    real = pipeline.recipe_for
+    monkeypatch.setattr(pipeline, "recipe_for", lambda cfg, name, seed=0: __import__(
+        "dataclasses").replace(real(cfg, name, seed), tasks="niah_single"))
+    with pytest.raises(ValueError, match="^tasks: model 'xs' is not trained on task 'mqar'"):
+        checks.check_config(study.Config())
+
+
+def test_the_profiles_pass_the_checks():
+    checks.check_config(study.Config())
+    reachable = study.Config.from_overrides(budgets="calibrated", decode_compressions=[1, 2, 32])
+    checks.check_config(reachable)
+
+
+# ----- seeds ---------------------------------------------------------------------------------------
+def test_seed_instances_and_recipes():
+    cfg = study.Config.from_overrides(seeds={"xs": [0, 1]})
+    assert cfg.instances() == [("xs", "xs", 0), ("xs-seed1", "xs", 1), ("s", "s", 0)]
+    r0, r1 = study.recipe_for(cfg, "xs", 0), study.recipe_for(cfg, "xs", 1)
+    assert r0.train.seed == 0 and r1.train.seed == 1 and r0.slug() != r1.slug()
+    assert r0 == study.recipe_for(study.Config(), "xs")  # seed 0: the original recipe
