@@ -190,3 +190,38 @@ def test_seed_instances_and_recipes():
     r0, r1 = study.recipe_for(cfg, "xs", 0), study.recipe_for(cfg, "xs", 1)
     assert r0.train.seed == 0 and r1.train.seed == 1 and r0.slug() != r1.slug()
     assert r0 == study.recipe_for(study.Config(), "xs")  # seed 0: the original recipe
+
+
+# ----- claims about model size, CIs over seeds -------------------------------------------------
+def test_decode_grows_with_size_uses_seeds():
+    import pandas as pd
+
+    from sparselab.studies.sparse_attention import claims as SC
+    from test_claims_sparse_attention import CFG, grid
+
+    sizes = {"xs": 1e5, "s": 1e6, "m": 1e7}
+    names = [f"{z}{sfx}" for z in sizes for sfx in ("", "-seed1")]
+
+    def run(thr):  # thr: size -> largest decode level that keeps dense accuracy
+        def acc(model, length, task, phase, method, level):
+            size = model.split("-seed")[0]
+            if phase == "decode" and level > thr[size]:
+                return 0.2
+            return 0.9
+        cells = grid(acc, models=tuple(names), lengths=(64,))
+        size_of = {n: n.split("-seed")[0] for n in names}
+        cells["n_params"] = cells.model.map(lambda m: sizes[size_of[m]])
+        models = pd.DataFrame({"model": names, "n_params": [sizes[size_of[n]] for n in names],
+                               "size": [size_of[n] for n in names],
+                               "seed": [1 if "seed1" in n else 0 for n in names], "seeds": 2})
+        return SC.decode_grows(SC.learned_cells(cells, 0.25), models, CFG, n_boot=300)
+
+    grows = run({"xs": 2.0, "s": 4.0, "m": 16.0})
+    assert grows.verdict == "agrees" and grows.estimate.estimate > 0, grows.reason
+    assert "training seeds within each size" in grows.estimate.test
+    flat = run({"xs": 4.0, "s": 4.0, "m": 4.0})
+    assert flat.verdict != "agrees"
+    one_seed = SC.decode_grows(SC.learned_cells(grid(lambda *a: 0.9, lengths=(64,)), 0.25),
+                               pd.DataFrame({"model": ["xs", "s", "m"], "n_params": [1, 2, 3]}),
+                               CFG, n_boot=300)
+    assert one_seed.verdict == "untestable" and "training seeds per model size = 1" in one_seed.reason

@@ -73,6 +73,20 @@ CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2, shift
 CONFIGS.add("m", LMConfig(d_model=128, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
 CONFIGS.add("l", LMConfig(d_model=176, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
 
+# The long-context family of study 01's issue-14 design (L up to 4096): six sizes spanning 16x in
+# non-embedding parameters (66k ... 1.05M untied), width 64 / 96 / 128 and two depths per width,
+# head_dim 32 everywhere (LLMs use 64-128; xs has 16), xs's recipe otherwise (full K/V heads,
+# MLP ratio 2, token shift). Deeper and narrower rather than wider, so that attention is >= 50 %
+# of every member's dense prefill FLOPs from L = 1024 on except the d = 128 pair (48-49 % there;
+# 65-76 % at 2048, 79-87 % at 4096: `studies.sparse_attention.design.attention_shares`).
+LONG_FAMILY = ("d64_l2", "d64_l4", "d96_l3", "d96_l6", "d128_l4", "d128_l8")
+CONFIGS.add("d64_l2", LMConfig(d_model=64, n_layers=2, n_heads=2, n_kv_heads=2, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d64_l4", LMConfig(d_model=64, n_layers=4, n_heads=2, n_kv_heads=2, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d96_l3", LMConfig(d_model=96, n_layers=3, n_heads=3, n_kv_heads=3, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d96_l6", LMConfig(d_model=96, n_layers=6, n_heads=3, n_kv_heads=3, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d128_l4", LMConfig(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d128_l8", LMConfig(d_model=128, n_layers=8, n_heads=4, n_kv_heads=4, mlp_ratio=2.0, shift=True))
+
 
 def rope_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin tables (T, D) for integer positions (T,)."""
@@ -435,5 +449,5 @@ def config_dict(cfg: LMConfig) -> dict[str, Any]:
     return asdict(cfg)
 
 
-__all__ = ["CONFIGS", "LMConfig", "PrefillResult", "TinyLM", "build_model", "config_dict",
+__all__ = ["CONFIGS", "LONG_FAMILY", "LMConfig", "PrefillResult", "TinyLM", "build_model", "config_dict",
            "flops_per_token", "prefill_flops"]

@@ -11,8 +11,10 @@ model and method sees the same prompts, so differences are paired on them.
 - 2a decode tolerates more: the largest *achieved* compression non-inferior to dense (every
   grid level up to it passes the one-sided test) per model and phase, decode vs prefill, as a
   difference of log2 thresholds with a prompt bootstrap CI (`bootstrap_compare`).
-- 2b grows with model size in decode: needs >= 2 training seeds per size (a model-size effect
-  is otherwise confounded with the seed); untestable with the seeds we train.
+- 2b grows with model size in decode: slope of log2(largest non-inferior decode C) on log2 N
+  over sizes (per-size mean over seeds), percentile CI from resampling training seeds within
+  each size; needs >= 3 sizes with >= 2 seeds each (a model-size effect is otherwise
+  confounded with the seed), else untestable.
 - 3a no universal winner within a phase: every real method is beaten significantly by another
   on some task type (dispersion x scope); disagrees when one method beats every other on every
   task type.
@@ -350,14 +352,56 @@ def isoflops(cells: pd.DataFrame, n_params: dict) -> C.ClaimResult:
     return C.judge_any(ISOFLOPS, C.cell_tests(fam, ISOFLOPS))
 
 
-def decode_grows(n_seeds: int, n_models: int) -> C.ClaimResult:
-    """Finding 2b: a size effect needs >= MIN_SEEDS training seeds per size (and >= 3 sizes)."""
-    if n_models < 3:
+def _instances(models: pd.DataFrame) -> pd.DataFrame:
+    """(model instance, size, seed, n_params) of a run's models (one seed: size = model)."""
+    t = models[["model", "n_params"]].copy()
+    t["size"] = models["size"] if "size" in models else models["model"]
+    t["seed"] = models["seed"] if "seed" in models else 0
+    return t
+
+
+def size_slope(log_n: np.ndarray, values: list[np.ndarray]) -> float:
+    """Least-squares slope over sizes of the per-size mean of `values` on `log_n`."""
+    return float(np.polyfit(log_n, [v.mean() for v in values], 1)[0])
+
+
+def seed_bootstrap(log_n: np.ndarray, values: list[np.ndarray], n_boot: int, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float, float]:
+    """(slope, CI low, CI high): `size_slope` with a percentile CI from resampling each size's
+    training seeds (with replacement, within the size: the sizes are the design's)."""
+    rng = np.random.default_rng(seed)
+    reps = np.array([size_slope(log_n, [v[rng.integers(0, len(v), len(v))] for v in values])
+                     for _ in range(n_boot)])
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return size_slope(log_n, values), float(lo), float(hi)
+
+
+def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
+                 n_boot: int = C.N_BOOT) -> C.ClaimResult:
+    """Finding 2b: slope of log2(largest non-inferior decode C) on log2 N over sizes, CI over
+    training seeds; needs >= 3 sizes that learned a task, >= MIN_SEEDS seeds for >= 3 of them."""
+    inst = _instances(models)
+    inst = inst[inst.model.isin(set(cells.model))]
+    n_sizes = int(inst["size"].nunique())
+    if n_sizes < 3:
         return C.untestable(DECODE_GROWS, "a trend over model size needs >= 3 sizes that learned "
-                            "a task", quantity="model sizes", measured=n_models, threshold=3)
-    return C.untestable(DECODE_GROWS, "one training seed per model size: a difference between "
-                        "sizes cannot be told from a difference between training runs",
-                        quantity="training seeds per model size", measured=n_seeds, threshold=MIN_SEEDS)
+                            "a task", quantity="model sizes", measured=n_sizes, threshold=3)
+    per_size = inst.groupby("size")["seed"].nunique()
+    if (per_size >= MIN_SEEDS).sum() < 3:
+        return C.untestable(DECODE_GROWS, "fewer than 3 model sizes with several training seeds: "
+                            "a difference between sizes cannot be told from a difference between "
+                            "training runs", quantity="training seeds per model size",
+                            measured=int(per_size.min()), threshold=MIN_SEEDS)
+    th = table_thresholds(cells, cfg)["decode"].dropna()
+    inst = inst[inst.model.isin(th.index)]
+    sizes = inst.groupby("size")["n_params"].first().sort_values()
+    values = [np.log2(th[inst[inst["size"] == z].model].to_numpy(float)) for z in sizes.index]
+    log_n = np.log2(sizes.to_numpy(float))
+    value, lo, hi = seed_bootstrap(log_n, values, n_boot, level=DECODE_GROWS.ci_level)
+    est = C.Estimate(value, lo, hi, DECODE_GROWS.ci_level, int(len(inst)),
+                     f"slope over {len(sizes)} sizes of the per-size mean; percentile bootstrap "
+                     f"over training seeds within each size, {n_boot} resamples, seed 0")
+    return C.judge(DECODE_GROWS, est)
 
 
 def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
@@ -365,7 +409,6 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
     cells = res.cells
     lrn = learned_cells(cells, cfg.min_dense)
     n_params = dict(zip(res.models.model, res.models.n_params))
-    seeds = int(res.models["seeds"].min()) if "seeds" in res.models else 1
     out = [isoflops(cells, n_params)]
     if lrn.empty:  # nothing learned: no model can lose accuracy to sparsity
         units = int(cells[cells.method == "dense"].drop_duplicates(["model", "length", "task"]).shape[0])
@@ -375,7 +418,7 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
                                     f"accuracy {cfg.min_dense:g}", quantity="learned units",
                                     measured=0, threshold=1))
         return out
-    out += [decode_tolerates_more(lrn, cfg, n_boot), decode_grows(seeds, int(lrn.model.nunique()))]
+    out += [decode_tolerates_more(lrn, cfg, n_boot), decode_grows(lrn, res.models, cfg, n_boot)]
     for phase in ("prefill", "decode"):
         out.append(no_universal_winner(lrn, phase))
     for phase in ("prefill", "decode"):

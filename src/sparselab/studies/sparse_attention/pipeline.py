@@ -53,6 +53,9 @@ class Results:
     timings: dict = dataclasses.field(default_factory=dict)  # seconds (timings.json, not metrics)
     # calibrated designs: one row per (model, length, phase, method, target C) (`calibrate`)
     calibration: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    # timing_repeats > 0: prefill wall time per (model, length, method, C) (`design`)
+    prefill_seconds: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=["model", "length", "method", "C", "seconds"]))
 
 
 def recipe_for(cfg: Config, name: str, seed: int = 0):
@@ -367,8 +370,13 @@ def run(cfg: Config, progress: bool = True) -> Results:
     timings = {"models_s": t1 - t0, "grid_s": t2 - t_cal, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
     if cal is not None:
         timings["calibration_s"] = t_cal - t1
-    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings,
-                   pd.DataFrame() if cal is None else cal)
+    out = Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings,
+                  pd.DataFrame() if cal is None else cal)
+    if cfg.timing_repeats > 0:
+        from .design import timings_table
+
+        out.prefill_seconds = timings_table(cfg, models, cal)
+    return out
 
 
 def _final_loss(meta: dict) -> float:
