@@ -180,7 +180,8 @@ def table_design(d: dict) -> pd.DataFrame:
 def table_calibration(calibration: pd.DataFrame) -> pd.DataFrame:
     """Achieved C per (model, length, phase, method) x target C (NaN: unreachable)."""
     if calibration.empty:
-        return pd.DataFrame()
+        return pd.DataFrame({"budgets": ["labels: the grid levels are the methods' budget "
+                                         "arguments, not calibrated targets"]})
     return calibration.pivot_table(index=["model", "length", "phase", "method"], columns="target_C",
                                    values="achieved_C", dropna=False)
 
