@@ -301,3 +301,32 @@ def test_long_design_end_to_end_on_tiny_models(tmp_path, monkeypatch, one_thread
     assert any("lengths" in m for m in check_design(back))  # a short design says what it misses
     results = study.claims.evaluate(res, cfg, n_boot=100)
     assert results and study.metrics(res, cfg)
+
+
+def test_long_profile_draft_is_the_issue_design():
+    """notebooks/params/01_sparse_attention_tradeoffs.long.yaml: valid parameters that pass the
+    checks, >= 4 lengths on a x2 grid up to >= 4096, the long family, two seeds for three sizes
+    spread over the range, calibrated budgets, the question protocol; the original profiles
+    are untouched (test_study01_pins)."""
+    from pathlib import Path
+
+    import yaml
+
+    from sparselab.models.lm import LONG_FAMILY
+
+    path = Path(__file__).resolve().parents[2] / "notebooks" / "params" / \
+        "01_sparse_attention_tradeoffs.long.yaml"
+    params = yaml.safe_load(path.read_text())
+    assert sorted(params) == sorted(study.Config.field_names())
+    cfg = study.Config.from_overrides(**params)
+    checks.check_config(cfg)
+    lengths = sorted(cfg.lengths)
+    assert len(lengths) >= 4 and lengths[-1] >= 4096
+    assert all(b == 2 * a for a, b in zip(lengths, lengths[1:]))
+    assert list(cfg.models) == list(LONG_FAMILY)
+    seeded = [m for m in cfg.models if len(cfg.model_seeds(m)) >= 2]
+    assert len(seeded) >= 3 and seeded[0] == cfg.models[0] and seeded[-1] == cfg.models[-1]
+    assert cfg.budgets == "calibrated" and cfg.decode_protocol == "question"
+    assert {2, 4, 8, 16, 32} <= set(cfg.prefill_compressions) & set(cfg.decode_compressions)
+    t = study.long_family_table((lengths[-1],))
+    assert (t[f"L={lengths[-1]}"] >= 0.5).all()

@@ -95,21 +95,32 @@ class Measure:
             self.phase, self.method, self.length, x)
 
     def density(self, x: float) -> np.ndarray:
-        """Attended density per prompt (B,) at position x."""
+        """Attended density per prompt (B,) at position x (prompts in batches of
+        `batch_size(L)`: token-level methods hold (B, H, L, L) score matrices)."""
         if x not in self.memo:
             kw = self.kwargs(x)
-            if self.phase == "prefill":
-                if self.method in LAYOUT_METHODS:
-                    kw["backend"] = self.backend
-                _, st = run_prefill(self.model, self.x, PREFILL.get(self.method)(**kw), self.n_new)
-            else:
-                _, st = run_decode(self.model, self.x, DECODE.get(self.method)(**kw), self.n_new,
-                                   self.protocol, self.q_len)
-            self.memo[x] = st["density_per_sample"]
+            if self.phase == "prefill" and self.method in LAYOUT_METHODS:
+                kw["backend"] = self.backend
+            parts = []
+            step = batch_size(self.length)
+            for i in range(0, self.x.shape[0], step):
+                xb = self.x[i:i + step]
+                if self.phase == "prefill":
+                    _, st = run_prefill(self.model, xb, PREFILL.get(self.method)(**kw), self.n_new)
+                else:
+                    _, st = run_decode(self.model, xb, DECODE.get(self.method)(**kw), self.n_new,
+                                       self.protocol, self.q_len)
+                parts.append(st["density_per_sample"])
+            self.memo[x] = np.concatenate(parts)
         return self.memo[x]
 
     def achieved(self, x: float) -> float:
         return float(1.0 / self.density(x).mean())
+
+
+def batch_size(length: int) -> int:
+    """Prompts per calibration batch: 2**24 / L^2 (one prompt at L = 4096, 64 at L = 512)."""
+    return max(1, (1 << 24) // (int(length) ** 2))
 
 
 def search(f: Callable[[float], float], target: float, tol: float = TOLERANCE,
