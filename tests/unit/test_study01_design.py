@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from sparselab.attention import DECODE
+from sparselab.attention import DECODE, PREFILL
 from sparselab.models.lm import build_model
 from sparselab.studies import sparse_attention as study
 from sparselab.studies.sparse_attention import calibrate as cal
@@ -153,6 +153,7 @@ def test_calibrated_budget_replaces_the_label_in_the_cell():
     ({"budgets": "calibrate"}, "budgets"),
     ({"decode_protocol": "questions"}, "decode_protocol"),
     ({"seeds": {"m": [0, 1]}}, "seeds"),
+    ({"seeds": {"xs": [1, 2]}}, "seeds"),
 ])
 def test_bad_input_fails_naming_the_parameter_before_any_compute(overrides, param, monkeypatch):
     from sparselab.studies.sparse_attention import pipeline
@@ -330,3 +331,20 @@ def test_long_profile_draft_is_the_issue_design():
     assert {2, 4, 8, 16, 32} <= set(cfg.prefill_compressions) & set(cfg.decode_compressions)
     t = study.long_family_table((lengths[-1],))
     assert (t[f"L={lengths[-1]}"] >= 0.5).all()
+
+
+def test_answer_protocol_equals_the_original_scoring_path(tiny):
+    """`protocol.run_*` under "answer" give the ids and sparsities `grid.score` has always used."""
+    model, samples, n_new = tiny
+    x = torch.from_numpy(np.stack([s.prompt for s in samples]))
+    quest = DECODE.get("quest")(compression=4, page=8)
+    pre = model.prefill(x, PREFILL.get("dense")(), obs_window=L)
+    ref, ref_stats = grid.decode_after_prefill(model, pre, L, n_new, quest)
+    ids, st = protocol.run_decode(model, x, quest, n_new, "answer", protocol.question_len(samples))
+    assert torch.equal(ids, ref)
+    assert st["effective_sparsity"] == pytest.approx(ref_stats["effective_sparsity"], abs=1e-12)
+    bs = PREFILL.get("block_sparse")(compression=4, block=8)
+    ref, info = model.generate(x, n_new, prefill=bs, decode=DECODE.get("dense")())
+    ids, st = protocol.run_prefill(model, x, bs, n_new)
+    assert torch.equal(ids[:, :ref.shape[1]], ref)
+    assert st["effective_sparsity"] == pytest.approx(info["prefill"]["effective_sparsity"], abs=1e-12)

@@ -90,9 +90,13 @@ def check_config(cfg: Config) -> None:
             if length not in trained:
                 raise ValueError(f"{param}: model {name!r} is evaluated at L = {length} but "
                                  f"trained at {sorted(trained)} only (train_lengths)")
-    for name in cfg.seeds:
+    for name, seeds in cfg.seeds.items():
         if name not in cfg.models:
             raise ValueError(f"seeds: {name!r} is not one of models {cfg.models}")
+        ok = isinstance(seeds, list) and all(isinstance(k, int) and k >= 0 for k in seeds)
+        if not ok or 0 not in seeds or len(set(seeds)) != len(seeds):
+            raise ValueError(f"seeds: {name!r} needs a list of distinct integer seeds including 0 "
+                             f"(the member's reference model), got {seeds!r}")
     if cfg.budgets == "calibrated":
         _check_targets(cfg)
 
