@@ -2,6 +2,8 @@
 budgets, decode on equal footing, bad input, seeds."""
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -196,9 +198,9 @@ def test_seed_instances_and_recipes():
 # ----- claims about model size, CIs over seeds -------------------------------------------------
 def test_decode_grows_with_size_uses_seeds():
     import pandas as pd
+    from test_claims_sparse_attention import CFG, grid
 
     from sparselab.studies.sparse_attention import claims as SC
-    from test_claims_sparse_attention import CFG, grid
 
     sizes = {"xs": 1e5, "s": 1e6, "m": 1e7}
     names = [f"{z}{sfx}" for z in sizes for sfx in ("", "-seed1")]
@@ -323,7 +325,7 @@ def test_long_profile_draft_is_the_issue_design():
     checks.check_config(cfg)
     lengths = sorted(cfg.lengths)
     assert len(lengths) >= 4 and lengths[-1] >= 4096
-    assert all(b == 2 * a for a, b in zip(lengths, lengths[1:]))
+    assert all(b == 2 * a for a, b in itertools.pairwise(lengths))
     assert list(cfg.models) == list(LONG_FAMILY)
     seeded = [m for m in cfg.models if len(cfg.model_seeds(m)) >= 2]
     assert len(seeded) >= 3 and seeded[0] == cfg.models[0] and seeded[-1] == cfg.models[-1]

@@ -355,8 +355,8 @@ def isoflops(cells: pd.DataFrame, n_params: dict) -> C.ClaimResult:
 def _instances(models: pd.DataFrame) -> pd.DataFrame:
     """(model instance, size, seed, n_params) of a run's models (one seed: size = model)."""
     t = models[["model", "n_params"]].copy()
-    t["size"] = models["size"] if "size" in models else models["model"]
-    t["seed"] = models["seed"] if "seed" in models else 0
+    t["size"] = models.get("size", models["model"])
+    t["seed"] = models.get("seed", 0)
     return t
 
 
@@ -398,7 +398,7 @@ def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
     values = [np.log2(th[inst[inst["size"] == z].model].to_numpy(float)) for z in sizes.index]
     log_n = np.log2(sizes.to_numpy(float))
     value, lo, hi = seed_bootstrap(log_n, values, n_boot, level=DECODE_GROWS.ci_level)
-    est = C.Estimate(value, lo, hi, DECODE_GROWS.ci_level, int(len(inst)),
+    est = C.Estimate(value, lo, hi, DECODE_GROWS.ci_level, len(inst),
                      f"slope over {len(sizes)} sizes of the per-size mean; percentile bootstrap "
                      f"over training seeds within each size, {n_boot} resamples, seed 0")
     return C.judge(DECODE_GROWS, est)

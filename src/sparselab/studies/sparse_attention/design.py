@@ -109,9 +109,7 @@ def timings_table(cfg: Config, models: dict, calibration: pd.DataFrame | None) -
     """`prefill_seconds` as the committed table artifact `01_sparse_attention/prefill_seconds`
     (a measurement: kept as measured, so a rebuild from artifacts writes the same design.json)."""
     from ...artifacts import get_or_build
-    from .pipeline import ARTIFACT_COMMAND, budgets_of
-
-    from .pipeline import model_lengths
+    from .pipeline import ARTIFACT_COMMAND, budgets_of, model_lengths
 
     conf = {"models": {n: models[n][2] for n in cfg.models},
             "lengths": {n: model_lengths(cfg, n) for n in cfg.models},
@@ -180,8 +178,8 @@ def table_design(d: dict) -> pd.DataFrame:
 def table_calibration(calibration: pd.DataFrame) -> pd.DataFrame:
     """Achieved C per (model, length, phase, method) x target C (NaN: unreachable)."""
     if calibration.empty:
-        return pd.DataFrame({"budgets": ["labels: the grid levels are the methods' budget "
-                                         "arguments, not calibrated targets"]})
+        note = "labels: the grid levels are the methods' budget arguments, not calibrated targets"
+        return pd.DataFrame({"budgets": [note]})
     return calibration.pivot_table(index=["model", "length", "phase", "method"], columns="target_C",
                                    values="achieved_C", dropna=False)
 
