@@ -350,3 +350,21 @@ def test_answer_protocol_equals_the_original_scoring_path(tiny):
     ids, st = protocol.run_prefill(model, x, bs, n_new)
     assert torch.equal(ids[:, :ref.shape[1]], ref)
     assert st["effective_sparsity"] == pytest.approx(info["prefill"]["effective_sparsity"], abs=1e-12)
+
+
+def test_long_prompts_are_scored_in_batches_with_the_same_numbers(tiny, monkeypatch):
+    """From PAPER_GRANULARITY_LENGTH on a cell's prompts go through `batch_size(L)` at a time;
+    the scores are those of one batch, the sparsities their prompt-weighted mean."""
+    model, _, _ = tiny
+    task = build_tasks(["niah_single"], L, sources=("synthetic",))[0]
+    cell = grid.sweep_cell("tiny", {}, "W", L, task.key, grid.Cell("decode", "snapkv", 4.0), 5,
+                           {1: 1.0})
+    one = grid.score(model, task, cell)
+    monkeypatch.setattr(grid, "PAPER_GRANULARITY_LENGTH", L)
+    monkeypatch.setattr(grid, "batch_size", lambda length: 2)
+    calls = []
+    real = grid._score_batch
+    monkeypatch.setattr(grid, "_score_batch", lambda *a: calls.append(len(a[3])) or real(*a))
+    chunked = grid.score(model, task, cell)
+    assert calls == [2, 2, 1] and chunked["scores"] == one["scores"]
+    assert chunked["decode_effective"] == pytest.approx(one["decode_effective"], abs=1e-9)

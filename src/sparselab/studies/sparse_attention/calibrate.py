@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ...attention import DECODE, PREFILL
-from .grid import LAYOUT_METHODS, base_kwargs
+from .grid import LAYOUT_METHODS, base_kwargs, batch_size
 from .protocol import question_len, run_decode, run_prefill
 
 TOLERANCE = 0.15  # achieved within ±15 % of the target
@@ -116,11 +116,6 @@ class Measure:
 
     def achieved(self, x: float) -> float:
         return float(1.0 / self.density(x).mean())
-
-
-def batch_size(length: int) -> int:
-    """Prompts per calibration batch: 2**24 / L^2 (one prompt at L = 4096, 64 at L = 512)."""
-    return max(1, (1 << 24) // (int(length) ** 2))
 
 
 def search(f: Callable[[float], float], target: float, tol: float = TOLERANCE,

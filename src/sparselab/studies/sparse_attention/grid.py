@@ -194,14 +194,36 @@ def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
 
 
 @torch.no_grad()
+def batch_size(length: int) -> int:
+    """Prompts per forward batch at long lengths: 2**24 / L^2 (one prompt at L = 4096, 64 at
+    L = 512); token-level methods hold (B, H, L, L) score matrices."""
+    return max(1, (1 << 24) // (int(length) ** 2))
+
+
 def score(model: TinyLM, task, cell: dict) -> dict:
-    """Score one sweep cell's `n` held-out samples (all in one batch) with `model`.
+    """Score one sweep cell's `n` held-out samples with `model` (one batch below
+    PAPER_GRANULARITY_LENGTH, as the original design always did; batches of `batch_size(L)`
+    from there on, the sparsities averaged over prompts).
 
     Prefill cells run the method in the prefill and decode densely; decode cells prefill
     densely and run the method at every generated token.
     """
-    length, n, kw = cell["length"], cell["n"], dict(cell["kwargs"])
-    samples = [task.sample(i, "test") for i in range(n)]
+    samples = [task.sample(i, "test") for i in range(cell["n"])]
+    step = len(samples) if cell["length"] < PAPER_GRANULARITY_LENGTH else batch_size(cell["length"])
+    parts = [_score_batch(model, task, cell, samples[i:i + step])
+             for i in range(0, len(samples), max(1, step))]
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.array([len(p["scores"]) for p in parts], float)
+    out = {"scores": [x for p in parts for x in p["scores"]]}
+    for k in parts[0]:
+        if k != "scores":
+            out[k] = float(np.dot([p[k] for p in parts], sizes) / sizes.sum())
+    return out
+
+
+def _score_batch(model: TinyLM, task, cell: dict, samples: list) -> dict:
+    length, kw = cell["length"], dict(cell["kwargs"])
     x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
     n_new, eos = task.max_answer_len(), task.vocab.eos
     if cell["backend"] is not None:
