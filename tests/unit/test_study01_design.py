@@ -368,3 +368,35 @@ def test_long_prompts_are_scored_in_batches_with_the_same_numbers(tiny, monkeypa
     chunked = grid.score(model, task, cell)
     assert calls == [2, 2, 1] and chunked["scores"] == one["scores"]
     assert chunked["decode_effective"] == pytest.approx(one["decode_effective"], abs=1e-9)
+
+
+def test_isocost_claim_on_synthetic_timings():
+    """A larger model whose sparse prefill is faster than a smaller dense one and more accurate
+    agrees; as accurate but slower: no candidate (untestable); nothing timed: untestable."""
+    import pandas as pd
+
+    from sparselab.studies.sparse_attention import claims as SC
+    from sparselab.studies.sparse_attention.design import table_isocost
+    from test_claims_sparse_attention import grid as synthetic
+
+    def acc(model, length, task, phase, method, level):
+        return {"xs": 0.5, "s": 0.7, "m": 0.95}[model] if method in ("dense", "block_sparse") else 0.3
+
+    cells = synthetic(acc, lengths=(64,))
+    models = cells.drop_duplicates("model")[["model", "n_params"]].reset_index(drop=True)
+
+    def res_with(seconds):
+        res = study.Results(cells, models)
+        res.prefill_seconds = pd.DataFrame(seconds, columns=["model", "length", "method", "C", "seconds"])
+        return res
+
+    fast = [("xs", 64, "dense", 1.0, 1.0), ("s", 64, "dense", 1.0, 2.0), ("m", 64, "dense", 1.0, 4.0),
+            ("m", 64, "block_sparse", 4.0, 0.9), ("s", 64, "block_sparse", 4.0, 0.5)]
+    r = SC.isocost(cells, table_isocost(res_with(fast)))
+    assert r.verdict == "agrees", r.reason
+    slow = [(m, 64, meth, c, s * 10 if meth != "dense" else s) for m, _, meth, c, s in fast]
+    assert SC.isocost(cells, table_isocost(res_with(slow))).verdict == "untestable"
+    none = SC.isocost(cells, table_isocost(study.Results(cells, models)))
+    assert none.verdict == "untestable" and "timing_repeats" in none.reason
+    fig = study.plot_isocost(table_isocost(res_with(fast)))
+    assert fig.axes and study.plot_isocost(table_isocost(study.Results(cells, models))).axes

@@ -5,7 +5,15 @@ figures. Modules: config (parameters), pipeline (the computation; named so that 
 """
 from . import calibrate, checks, claims, text
 from .config import Config
-from .design import design_record, long_family_table, save_design, table_calibration, table_design
+from .design import (
+    design_record,
+    long_family_table,
+    plot_isocost,
+    save_design,
+    table_calibration,
+    table_design,
+    table_isocost,
+)
 from .pipeline import (
     PREFILL_BACKEND,
     REAL_METHODS_EXCLUDE,
@@ -58,6 +66,7 @@ __all__ = [
     "mean_ci",
     "metrics",
     "plot_accuracy_vs_compression",
+    "plot_isocost",
     "plot_isoflops",
     "plot_max_compression",
     "plot_sparsity",
@@ -71,6 +80,7 @@ __all__ = [
     "table_calibration",
     "table_dense",
     "table_design",
+    "table_isocost",
     "table_isoflops",
     "table_isoflops_wins",
     "table_max_compression",

@@ -74,6 +74,15 @@ REL_ERROR_FALLS = C.Claim(
     estimand="within-series slope of (dense - sparse) / dense on log2 L at budget 1/16")
 
 
+ISOCOST = C.Claim(
+    id="01.isocost", claim="At equal prefill CPU seconds, a larger sparse model beats a smaller "
+    "dense one (beyond the paper: isoFLOPS measured in wall time on our kernel)",
+    paper_value="not in the paper (issue 14's isoCost)", paper_source="issue 14",
+    hypothesis="greater", unit="accuracy",
+    estimand="accuracy of the best larger sparse prefill configuration whose measured prefill "
+    "time is <= a smaller dense model's, minus that dense model's, per prompt (longest timed L)")
+
+
 def _for(claim: C.Claim, phase: str, text: str = "") -> C.Claim:
     return dataclasses.replace(claim, id=f"{claim.id}/{phase}",
                                claim=f"{claim.claim} ({phase}{', ' + text if text else ''})")
@@ -352,6 +361,38 @@ def isoflops(cells: pd.DataFrame, n_params: dict) -> C.ClaimResult:
     return C.judge_any(ISOFLOPS, C.cell_tests(fam, ISOFLOPS))
 
 
+def isocost(cells: pd.DataFrame, table: pd.DataFrame) -> C.ClaimResult:
+    """01.isocost on `design.table_isocost` (measured seconds beside accuracy): for each dense
+    model, the most accurate larger model's sparse prefill configuration that is no slower,
+    paired on prompts against it (Holm across dense models); untestable without timings."""
+    if table.empty:
+        return C.untestable(ISOCOST, "prefill wall time was not measured (timing_repeats = 0)",
+                            quantity="timed (model, length, method, C)", measured=0, threshold=1)
+    top = table[table.length == table.length.max()]
+    length = int(top.length.iloc[0])
+
+    def scores(model, method, level):
+        c = cells[(cells.model == model) & (cells.length == length) & (cells.phase == "prefill")
+                  & (cells.method == method) & (cells.level == level)].sort_values("task")
+        return np.concatenate(c["scores"].to_list()) if len(c) else np.array([])
+
+    fam = {}
+    for d in top[top.method == "dense"].itertuples():
+        cand = top[(top.n_params > d.n_params) & (top.method != "dense") & (top.seconds <= d.seconds)]
+        if cand.empty:
+            continue
+        b = cand.sort_values(["accuracy", "seconds"], ascending=[False, True]).iloc[0]
+        a, ref = scores(b.model, b.method, b.C), scores(d.model, "dense", 1.0)
+        if len(a) and len(a) == len(ref):
+            fam[f"{b.model}/{b.method}/C={b.C:g} ({b.seconds:.3g} s) vs {d.model} dense "
+                f"({d.seconds:.3g} s)"] = (a, ref)
+    if not fam:
+        return C.untestable(ISOCOST, f"at L = {length} no larger model's sparse prefill is as fast "
+                            "as a smaller dense one", quantity="candidate configurations",
+                            measured=0, threshold=1)
+    return C.judge_any(ISOCOST, C.cell_tests(fam, ISOCOST))
+
+
 def _instances(models: pd.DataFrame) -> pd.DataFrame:
     """(model instance, size, seed, n_params) of a run's models (one seed: size = model)."""
     t = models[["model", "n_params"]].copy()
@@ -410,6 +451,11 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
     lrn = learned_cells(cells, cfg.min_dense)
     n_params = dict(zip(res.models.model, res.models.n_params))
     out = [isoflops(cells, n_params)]
+    timed = getattr(res, "prefill_seconds", None)
+    if timed is not None and len(timed):  # opt-in (timing_repeats > 0): claims.json unchanged otherwise
+        from .design import table_isocost
+
+        out.append(isocost(cells, table_isocost(res)))
     if lrn.empty:  # nothing learned: no model can lose accuracy to sparsity
         units = int(cells[cells.method == "dense"].drop_duplicates(["model", "length", "task"]).shape[0])
         for claim in (DECODE_MORE, DECODE_GROWS, *(_for(c, ph) for c in (NO_WINNER, MODERATE_HURTS, REL_ERROR_FALLS)

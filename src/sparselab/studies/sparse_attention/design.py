@@ -120,6 +120,55 @@ def timings_table(cfg: Config, models: dict, calibration: pd.DataFrame | None) -
                         kind="table", version=TIMING_VERSION, command=ARTIFACT_COMMAND)
 
 
+def table_isocost(res) -> pd.DataFrame:
+    """Prefill accuracy (mean over tasks) beside measured prefill seconds per (model, method, C)
+    at each timed length: accuracy and speed on one axis (`plot_isocost`, claim 01.isocost)."""
+    cols = ["model", "n_params", "length", "method", "C", "seconds", "accuracy"]
+    secs = res.prefill_seconds
+    if secs is None or secs.empty:
+        return pd.DataFrame(columns=cols)
+    pre = res.cells[res.cells.phase == "prefill"]
+    acc = pre.groupby(["model", "length", "method", "level"])["accuracy"].mean()
+    dense = pre[pre.method == "dense"].groupby(["model", "length"])["accuracy"].mean()
+    n_params = dict(zip(res.models.model, res.models.n_params))
+    rows = []
+    for r in secs.itertuples():
+        key = (r.model, int(r.length))
+        a = dense.get(key) if r.method == "dense" else acc.get((*key, r.method, float(r.C)))
+        if a is None or (isinstance(a, float) and np.isnan(a)):
+            continue
+        rows.append({"model": r.model, "n_params": n_params.get(r.model), "length": int(r.length),
+                     "method": r.method, "C": float(r.C), "seconds": float(r.seconds),
+                     "accuracy": float(a)})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def plot_isocost(table: pd.DataFrame):
+    """Accuracy vs measured prefill seconds at the longest timed length, one marker per model,
+    dense filled; a note instead when nothing was timed (timing_repeats = 0)."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    if table.empty:
+        ax.text(0.5, 0.5, "prefill wall time not measured (timing_repeats = 0)",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.axis("off")
+        return fig
+    top = table[table.length == table.length.max()]
+    markers = dict(zip(sorted(top.model.unique(), key=lambda m: top[top.model == m].n_params.iloc[0]),
+                       "osD^v<>ph*"))
+    for (model, method), g in top.groupby(["model", "method"]):
+        ax.scatter(g.seconds, g.accuracy, marker=markers[model], s=28,
+                   facecolors="k" if method == "dense" else "none",
+                   edgecolors="k" if method == "dense" else None, label=f"{model} {method}")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"prefill seconds at L = {int(top.length.max())} (one prompt, one thread)")
+    ax.set_ylabel("prefill-phase accuracy (mean over tasks)")
+    ax.legend(fontsize=6, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
 def _num(v):
     return None if v is None or (isinstance(v, float) and not np.isfinite(v)) else float(v)
 
