@@ -374,10 +374,10 @@ def test_isocost_claim_on_synthetic_timings():
     """A larger model whose sparse prefill is faster than a smaller dense one and more accurate
     agrees; as accurate but slower: no candidate (untestable); nothing timed: untestable."""
     import pandas as pd
+    from test_claims_sparse_attention import grid as synthetic
 
     from sparselab.studies.sparse_attention import claims as SC
     from sparselab.studies.sparse_attention.design import table_isocost
-    from test_claims_sparse_attention import grid as synthetic
 
     def acc(model, length, task, phase, method, level):
         return {"xs": 0.5, "s": 0.7, "m": 0.95}[model] if method in ("dense", "block_sparse") else 0.3
@@ -400,3 +400,37 @@ def test_isocost_claim_on_synthetic_timings():
     assert none.verdict == "untestable" and "timing_repeats" in none.reason
     fig = study.plot_isocost(table_isocost(res_with(fast)))
     assert fig.axes and study.plot_isocost(table_isocost(study.Results(cells, models))).axes
+
+
+def test_pilot_measures_and_extrapolates_on_a_tiny_design(tmp_path, monkeypatch, one_thread):
+    """The pilot runs end to end at L = 64 (a few training steps of a tiny recipe) and its
+    estimate scales with the design: more steps, more hours; positive stage hours."""
+    from sparselab.models import recipe as recipe_mod
+    from sparselab.models.trainer import TrainConfig
+    from sparselab.studies.sparse_attention import pilot, pipeline
+
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+
+    def tiny(cfg, name, seed=0):
+        return recipe_mod.SuiteRecipe(model=name, tasks="all", lengths=(64,), sources=("synthetic",),
+                                      train=TrainConfig(steps=2, lr=3e-3, batch_size=2, warmup=1,
+                                                        seed=seed))
+
+    monkeypatch.setattr(pipeline, "recipe_for", tiny)
+    cfg = study.Config.from_overrides(
+        models=["xs", "s"], n_samples={"xs": 2, "s": 2}, tasks=["niah_single"],
+        prefill_methods=["dense", "block_sparse"], decode_methods=["dense", "quest"],
+        prefill_compressions=[1, 2, 4], decode_compressions=[1, 2, 4], budgets="calibrated",
+        calibration_samples=2, decode_protocol="question", seeds={"s": [0, 1]})
+    m = pilot.run_pilot(cfg, "xs", steps=2, folder=tmp_path)
+    assert m["length"] == 64 and m["train_s_per_step"] > 0
+    assert set(m["cell_s"]) == {"prefill", "decode"} and min(m["cell_s"].values()) > 0
+    assert m["calibration_evals"]["prefill"] >= 1
+    est = m["estimate"]
+    assert all(est[k] > 0 for k in ("train_h", "calibration_h", "grid_h"))
+    longer = pilot.estimate(study.Config.from_overrides(**{**cfg.to_dict(), "train_steps": {
+        "xs": 300, "s": 200}}), m)
+    assert longer["train_h"] > est["train_h"] and longer["grid_h"] == est["grid_h"]
+    counts = pilot.design_counts(cfg)
+    assert set(counts) == {("xs", 64), ("s", 64), ("s-seed1", 64)}
+    assert counts[("xs", 64)]["grid_cells"] == 1 * (1 + 2 + 2)
