@@ -248,7 +248,8 @@ def test_long_family_meets_the_issue_numbers():
     assert CONFIGS.get("xs").d_model == 64 and CONFIGS.get("l").d_model == 176
 
 
-def test_long_design_end_to_end_on_tiny_models(tmp_path, monkeypatch, one_thread):
+@pytest.mark.parametrize("search", ["grid", "adaptive"])
+def test_long_design_end_to_end_on_tiny_models(tmp_path, monkeypatch, one_thread, search):
     """Calibrated budgets, question protocol, two seeds and timing through `run`, then
     design.json: every key of issue 14's Done-when, unreachable targets null, no grid cell
     for them, achieved compression within the tolerance in the grid."""
@@ -272,7 +273,8 @@ def test_long_design_end_to_end_on_tiny_models(tmp_path, monkeypatch, one_thread
         train_batch={"xs": 2}, n_samples={"xs": 3}, tasks=["niah_single", "mqar"],
         prefill_methods=["dense", "block_sparse", "flexprefill"], decode_methods=["dense", "quest"],
         prefill_compressions=[1, 2, 30], decode_compressions=[1, 4], budgets="calibrated",
-        calibration_samples=2, decode_protocol="question", timing_repeats=1, executor="serial")
+        calibration_samples=2, decode_protocol="question", timing_repeats=1, executor="serial",
+        search=search)
     res = study.run(cfg, progress=False)
     calib = res.calibration
     assert set(calib.model) == {"xs", "xs-seed1"}
@@ -434,3 +436,46 @@ def test_pilot_measures_and_extrapolates_on_a_tiny_design(tmp_path, monkeypatch,
     counts = pilot.design_counts(cfg)
     assert set(counts) == {("xs", 64), ("s", 64), ("s-seed1", 64)}
     assert counts[("xs", 64)]["grid_cells"] == 1 * (1 + 2 + 2)
+
+
+# ----- adaptive search of the largest non-inferior compression ----------------------------------
+def test_bisection_finds_the_largest_passing_level_in_log_steps():
+    from sparselab.studies.sparse_attention.adaptive import bisect_levels
+
+    levels = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0]
+    for cut in [1.0, *levels]:
+        best, seen = bisect_levels(levels, lambda c, cut=cut: c <= cut)
+        assert best == cut and len(seen) <= 3
+
+
+def test_adaptive_search_matches_the_full_grid_on_synthetic_scores():
+    """`search` with anchors returns, per series, the same largest non-inferior level as
+    scoring every level, with fewer cells."""
+    from sparselab.studies.sparse_attention import adaptive
+
+    rng = np.random.default_rng(0)
+    levels = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0]
+    dense = {u: {"scores": list((rng.random(200) < 0.9).astype(float))} for u in range(6)}
+    cut = {u: [1.0, *levels][u] for u in range(6)}  # series u passes up to cut[u]
+
+    def record(u, level):
+        d = np.array(dense[u]["scores"])
+        s = d.copy()
+        if level > cut[u]:
+            s[np.flatnonzero(d)[:60]] = 0  # loses 0.3: clearly inferior
+        return {"scores": list(s)}
+
+    series = {(u, "decode", "quest"): [grid.Cell("decode", "quest", c) for c in levels] for u in range(6)}
+    calls = []
+
+    def score(todo):
+        calls.extend(todo)
+        return [record(k[0], c.level) for k, c in todo]
+
+    known = {k: {c.level: record(k[0], c.level) for c in cs if c.level in adaptive.ANCHOR_LEVELS}
+             for k, cs in series.items()}
+    found = adaptive.search(series, score, dense, 0.05, 0.05, known)
+    for (u, *_), got in found.items():
+        ok = [lv for lv, rec in got.items() if adaptive.passes(dense[u]["scores"], rec["scores"], 0.05, 0.05)]
+        assert max(ok, default=1.0) == cut[u]
+    assert len(calls) + sum(map(len, known.values())) < len(series) * len(levels)

@@ -73,6 +73,7 @@ def check_config(cfg: Config) -> None:
             _known(f"{param.split('_')[0]} method", m, list(reg.keys()), param)
     _known("budget mode", cfg.budgets, BUDGETS, "budgets")
     _known("decode protocol", cfg.decode_protocol, PROTOCOLS, "decode_protocol")
+    _known("search", cfg.search, ("grid", "adaptive"), "search")
     if cfg.calibration_samples < 1:
         raise ValueError(f"calibration_samples: must be >= 1, got {cfg.calibration_samples}")
     trained = {int(n) for n in cfg.train_lengths}

@@ -241,6 +241,8 @@ def grid_config(cfg: Config, models: dict, calibration: pd.DataFrame | None = No
         out["calibration"] = [] if calibration is None else budgets_of(calibration)
     if cfg.decode_protocol != "answer":
         out["decode_protocol"] = cfg.decode_protocol
+    if cfg.search != "grid":
+        out["search"] = {"mode": cfg.search, "margin": cfg.margin, "alpha": cfg.alpha}
     return out
 
 
@@ -268,6 +270,12 @@ def grid_records(cfg: Config, models: dict, progress: bool = True,
     from ...sweeps import run_sweep
     from ...tasks.suite import build_tasks
 
+    if cfg.search == "adaptive":
+        from .adaptive import adaptive_records
+
+        df = pd.DataFrame(adaptive_records(cfg, models, progress, calibration))
+        df["scores"] = [np.asarray(s, dtype=float) for s in df["scores"]]
+        return df[RAW_COLUMNS]
     rows = []
     sizes = {inst: size for inst, size, _ in cfg.instances()}
     units = [(name, length) for name in sizes for length in model_lengths(cfg, name)]
