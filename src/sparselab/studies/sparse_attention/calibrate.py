@@ -27,10 +27,12 @@ along it (fewer lines / blocks / pages are subsets of more), so bisection on x f
 """
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ...attention import DECODE, PREFILL
@@ -182,5 +184,70 @@ def calibrated_method(phase: str, method: str, length: int, budget: dict, backen
     return reg.get(method)(**kw)
 
 
-__all__ = ["MAX_STEPS", "PAPER_FLEX_GRID", "TOLERANCE", "Measure", "base_kwargs", "budget_at",
-           "calibrate", "calibrated_method", "paper_flex_points", "search"]
+# ----- the study's calibration stage (a sweep, then a table artifact) -----------------------
+CALIBRATION_ARTIFACT = "01_sparse_attention/calibration"
+CALIBRATION_COLUMNS = ["model", "length", "phase", "method", "target_C", "achieved_C",
+                       "achieved_p10", "achieved_p90", "closest_C", "budget", "reason"]
+
+
+def calibration_cells(cfg, models: dict, weights: dict) -> list[dict]:
+    """One sweep cell per (model instance, length, phase, sparse method): its targets are the
+    phase's levels above 1 (`prefill_compressions` / `decode_compressions`)."""
+    from .pipeline import PREFILL_BACKEND, model_lengths
+
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    out = []
+    for name in sizes:
+        n = min(int(cfg.calibration_samples), int(cfg.n_samples[sizes[name]]))
+        for length in model_lengths(cfg, name):
+            for phase, methods, levels in (("prefill", cfg.prefill_methods, cfg.prefill_compressions),
+                                           ("decode", cfg.decode_methods, cfg.decode_compressions)):
+                targets = sorted({float(c) for c in levels if float(c) > 1})
+                for m in methods:
+                    if m == "dense" or not targets:
+                        continue
+                    out.append({"model": name, "weights": weights[name], "model_key": models[name][2],
+                                "length": int(length), "tasks": list(cfg.tasks), "n": n,
+                                "phase": phase, "method": m, "targets": targets,
+                                "protocol": cfg.decode_protocol if phase == "decode" else "answer",
+                                "backend": PREFILL_BACKEND, "version": VERSION})
+    return out
+
+
+def calibration_records(cfg, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The calibration table (CALIBRATION_COLUMNS): one row per (model, length, phase, method,
+    target C), achieved_C NaN where the target is unreachable; one sweep over its cells."""
+    from ...sweeps import run_sweep
+    from .workers import calibrate_cell, publish_weights
+
+    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
+    todo = calibration_cells(cfg, models, weights)
+    res = run_sweep(calibrate_cell, todo, stage=STAGE, executor=cfg.executor,
+                    scheduler=cfg.scheduler, threads=1, desc="study 01 calibration",
+                    progress=progress)
+    rows = [{"model": c["model"], **r} for c, out in zip(todo, res.rows) for r in out["records"]]
+    df = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
+    df["budget"] = [None if b is None else json.dumps(b, sort_keys=True) for b in df["budget"]]
+    return df
+
+
+def calibration(cfg, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The calibration table: committed artifact `01_sparse_attention/calibration` or computed;
+    `budget` decoded back to dicts."""
+    from ...artifacts import get_or_build
+    from .pipeline import ARTIFACT_COMMAND
+
+    conf = {"models": {n: models[n][2] for n in models},
+            "cells": [{k: v for k, v in c.items() if k != "weights"}
+                      for c in calibration_cells(cfg, models, dict.fromkeys(models, ""))],
+            "tolerance": TOLERANCE}
+    df = get_or_build(CALIBRATION_ARTIFACT, conf, lambda: calibration_records(cfg, models, progress),
+                      kind="table", version=VERSION, command=ARTIFACT_COMMAND)
+    df = df.copy()
+    df["budget"] = [None if b is None or (isinstance(b, float) and np.isnan(b)) else json.loads(b)
+                    for b in df["budget"]]
+    return df
+
+
+__all__ = ["CALIBRATION_ARTIFACT", "CALIBRATION_COLUMNS", "MAX_STEPS", "PAPER_FLEX_GRID", "TOLERANCE", "Measure", "base_kwargs", "budget_at",
+           "calibrate", "calibrated_method", "calibration", "paper_flex_points", "search"]

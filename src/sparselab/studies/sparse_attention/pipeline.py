@@ -146,72 +146,6 @@ def grid_cells(cfg: Config) -> list[Cell]:
     return cells
 
 
-CALIBRATION_ARTIFACT = "01_sparse_attention/calibration"
-CALIBRATION_STAGE = "sparse_attention_calibration"
-CALIBRATION_COLUMNS = ["model", "length", "phase", "method", "target_C", "achieved_C",
-                       "achieved_p10", "achieved_p90", "closest_C", "budget", "reason"]
-
-
-def calibration_cells(cfg: Config, models: dict, weights: dict) -> list[dict]:
-    """One sweep cell per (model instance, length, phase, sparse method): its targets are the
-    phase's levels above 1 (`prefill_compressions` / `decode_compressions`)."""
-    from .calibrate import VERSION as CAL_VERSION
-
-    sizes = {inst: size for inst, size, _ in cfg.instances()}
-    out = []
-    for name in sizes:
-        n = min(int(cfg.calibration_samples), int(cfg.n_samples[sizes[name]]))
-        for length in model_lengths(cfg, name):
-            for phase, methods, levels in (("prefill", cfg.prefill_methods, cfg.prefill_compressions),
-                                           ("decode", cfg.decode_methods, cfg.decode_compressions)):
-                targets = sorted({float(c) for c in levels if float(c) > 1})
-                for m in methods:
-                    if m == "dense" or not targets:
-                        continue
-                    out.append({"model": name, "weights": weights[name], "model_key": models[name][2],
-                                "length": int(length), "tasks": list(cfg.tasks), "n": n,
-                                "phase": phase, "method": m, "targets": targets,
-                                "protocol": cfg.decode_protocol if phase == "decode" else "answer",
-                                "backend": PREFILL_BACKEND, "version": CAL_VERSION})
-    return out
-
-
-def calibration_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
-    """The calibration table (CALIBRATION_COLUMNS): one row per (model, length, phase, method,
-    target C), achieved_C NaN where the target is unreachable; one sweep over its cells."""
-    from ...sweeps import run_sweep
-    from .workers import calibrate_cell
-
-    weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
-    todo = calibration_cells(cfg, models, weights)
-    res = run_sweep(calibrate_cell, todo, stage=CALIBRATION_STAGE, executor=cfg.executor,
-                    scheduler=cfg.scheduler, threads=1, desc="study 01 calibration",
-                    progress=progress)
-    rows = [{"model": c["model"], **r} for c, out in zip(todo, res.rows) for r in out["records"]]
-    df = pd.DataFrame(rows, columns=CALIBRATION_COLUMNS)
-    df["budget"] = [None if b is None else json.dumps(b, sort_keys=True) for b in df["budget"]]
-    return df
-
-
-def calibration(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
-    """The calibration table: committed artifact `01_sparse_attention/calibration` or computed;
-    `budget` decoded back to dicts."""
-    from ...artifacts import get_or_build
-    from .calibrate import TOLERANCE
-    from .calibrate import VERSION as CAL_VERSION
-
-    conf = {"models": {n: models[n][2] for n in models},
-            "cells": [{k: v for k, v in c.items() if k != "weights"}
-                      for c in calibration_cells(cfg, models, dict.fromkeys(models, ""))],
-            "tolerance": TOLERANCE}
-    df = get_or_build(CALIBRATION_ARTIFACT, conf, lambda: calibration_records(cfg, models, progress),
-                      kind="table", version=CAL_VERSION, command=ARTIFACT_COMMAND)
-    df = df.copy()
-    df["budget"] = [None if b is None or (isinstance(b, float) and np.isnan(b)) else json.loads(b)
-                    for b in df["budget"]]
-    return df
-
-
 GRID_ARTIFACT = "01_sparse_attention/grid"
 GRID_ARTIFACT_VERSION = 1  # bump when what the grid table holds changes
 RAW_COLUMNS = ["model", "n_params", "length", "task", "dispersion", "scope", "phase", "method",
@@ -345,7 +279,12 @@ def run(cfg: Config, progress: bool = True) -> Results:
     pretrain(cfg, progress)
     models = train_models(cfg)
     t1 = time.perf_counter()
-    cal = calibration(cfg, models, progress) if cfg.budgets == "calibrated" else None
+    if cfg.budgets == "calibrated":
+        from .calibrate import calibration
+
+        cal = calibration(cfg, models, progress)
+    else:
+        cal = None
     t_cal = time.perf_counter()
     raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models, cal),
                        lambda: grid_records(cfg, models, progress, cal), kind="table",
