@@ -79,17 +79,23 @@ class Measure:
 
     Args:
         model: the TinyLM; samples: the calibration prompts (test samples, one length);
-        phase, method: what is calibrated; n_new: answer tokens decoded; protocol: decode
+        phase, method: what is calibrated; n_new: answer tokens decoded, an int or
+        {task: int} (each task's `max_answer_len`, as its grid cells decode); protocol: decode
         protocol; backend: prefill backend of the layout methods.
+    Prompts run task by task (each task's question length and answer budget, as in scoring).
     """
 
-    def __init__(self, model, samples, phase: str, method: str, n_new: int,
+    def __init__(self, model, samples, phase: str, method: str, n_new,
                  protocol: str = "answer", backend: str = "torch"):
-        self.model, self.phase, self.method, self.n_new = model, phase, method, int(n_new)
+        self.model, self.phase, self.method = model, phase, method
         self.protocol, self.backend = protocol, backend
-        self.x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
-        self.length = self.x.shape[1]
-        self.q_len = question_len(samples)
+        self.length = len(samples[0].prompt)
+        self.groups = []  # (prompts (B, T), n_new, question length), one per task
+        for task in dict.fromkeys(s.task for s in samples):
+            mine = [s for s in samples if s.task == task]
+            self.groups.append((torch.from_numpy(np.stack([s.prompt for s in mine])),
+                                int(n_new[task] if isinstance(n_new, dict) else n_new),
+                                question_len(mine)))
         self.memo: dict[float, np.ndarray] = {0.0: np.ones(len(samples))}
 
     def kwargs(self, x: float) -> dict:
@@ -105,14 +111,15 @@ class Measure:
                 kw["backend"] = self.backend
             parts = []
             step = batch_size(self.length)
-            for i in range(0, self.x.shape[0], step):
-                xb = self.x[i:i + step]
-                if self.phase == "prefill":
-                    _, st = run_prefill(self.model, xb, PREFILL.get(self.method)(**kw), self.n_new)
-                else:
-                    _, st = run_decode(self.model, xb, DECODE.get(self.method)(**kw), self.n_new,
-                                       self.protocol, self.q_len)
-                parts.append(st["density_per_sample"])
+            for prompts, n_new, q_len in self.groups:
+                for i in range(0, prompts.shape[0], step):
+                    xb = prompts[i:i + step]
+                    if self.phase == "prefill":
+                        _, st = run_prefill(self.model, xb, PREFILL.get(self.method)(**kw), n_new)
+                    else:
+                        _, st = run_decode(self.model, xb, DECODE.get(self.method)(**kw), n_new,
+                                           self.protocol, q_len)
+                    parts.append(st["density_per_sample"])
             self.memo[x] = np.concatenate(parts)
         return self.memo[x]
 

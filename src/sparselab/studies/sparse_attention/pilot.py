@@ -96,7 +96,7 @@ def run_pilot(cfg: Config, model: str, steps: int, length: int | None = None,
     tasks = build_tasks(list(cfg.tasks), length)
     n = min(int(cfg.calibration_samples), int(cfg.n_samples[model]))
     samples = [t.sample(i, "test") for t in tasks for i in range(n)]
-    n_new = max(t.max_answer_len() for t in tasks)
+    n_new = {t.key: t.max_answer_len() for t in tasks}
     targets = sorted({float(c) for c in cfg.prefill_compressions if float(c) > 1})
     picks = {"prefill": next(m for m in ("block_sparse", "vertical_slash") if m in cfg.prefill_methods),
              "decode": next(m for m in ("quest", "snapkv") if m in cfg.decode_methods)}

@@ -88,7 +88,7 @@ def calibrate_cell(cell: dict) -> dict:
 
     tasks = [_task(t, cell["length"]) for t in cell["tasks"]]
     samples = [t.sample(i, "test") for t in tasks for i in range(int(cell["n"]))]
-    n_new = max(t.max_answer_len() for t in tasks)
+    n_new = {t.key: t.max_answer_len() for t in tasks}  # each task decodes as its cells do
     recs = calibrate(load_weights(cell["model"], cell["weights"]), samples, cell["phase"],
                      cell["method"], cell["targets"], n_new, cell["protocol"], cell["backend"])
     return {"records": recs}
