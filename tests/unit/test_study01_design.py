@@ -160,6 +160,7 @@ def test_calibrated_budget_replaces_the_label_in_the_cell():
     ({"decode_protocol": "questions"}, "decode_protocol"),
     ({"seeds": {"m": [0, 1]}}, "seeds"),
     ({"seeds": {"xs": [1, 2]}}, "seeds"),
+    ({"train_task_weights": {"cwe": 2, "cwf": 1}}, "train_task_weights"),
 ])
 def test_bad_input_fails_naming_the_parameter_before_any_compute(overrides, param, monkeypatch):
     from sparselab.studies.sparse_attention import pipeline
@@ -483,3 +484,11 @@ def test_adaptive_search_matches_the_full_grid_on_synthetic_scores():
         ok = [lv for lv, rec in got.items() if adaptive.passes(dense[u]["scores"], rec["scores"], 0.05, 0.05)]
         assert max(ok, default=1.0) == cut[u]
     assert len(calls) + sum(map(len, known.values())) < len(series) * len(levels)
+
+
+def test_task_weights_reach_the_recipe_and_change_its_key():
+    plain = study.recipe_for(study.Config(), "xs")
+    weighted = study.recipe_for(study.Config.from_overrides(
+        train_task_weights={"cwe": 2, "filter": 2}), "xs")
+    assert plain.task_weights is None and weighted.task_weights == {"cwe": 2.0, "filter": 2.0}
+    assert plain.to_dict() != weighted.to_dict()

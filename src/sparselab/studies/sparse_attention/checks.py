@@ -68,6 +68,10 @@ def check_config(cfg: Config) -> None:
         _known("model", _size(name), list(CONFIGS.keys()), "models")
     for t in cfg.tasks:
         _known("task", t, list(TASKS.keys()), "tasks")
+    for t, w in cfg.train_task_weights.items():
+        _known("task", t, list(TASKS.keys()), "train_task_weights")
+        if not float(w) > 0:
+            raise ValueError(f"train_task_weights: weight of {t!r} must be > 0, got {w!r}")
     for param, reg in (("prefill_methods", PREFILL), ("decode_methods", DECODE)):
         for m in getattr(cfg, param):
             _known(f"{param.split('_')[0]} method", m, list(reg.keys()), param)

@@ -16,6 +16,7 @@ class Config(StudyConfig):
     train_batch: dict = field(default_factory=lambda: {"xs": 16, "s": 16})
     train_lengths: list = field(default_factory=lambda: [64])
     train_short_frac: float = 0.0
+    train_task_weights: dict = field(default_factory=dict)  # task sampling weights ({}: uniform)
     lengths: list = field(default_factory=lambda: [64])
     model_lengths: dict = field(default_factory=dict)
     tasks: list = field(default_factory=lambda: ["niah_single", "mqar"])

@@ -69,8 +69,9 @@ def recipe_for(cfg: Config, name: str, seed: int = 0):
     steps = int(cfg.train_steps[name])
     train = TrainConfig(steps=steps, batch_size=int(cfg.train_batch[name]), lr=float(cfg.train_lr[name]),
                         warmup=min(100, steps), seed=int(seed), ckpt_every=250)
+    weights = {str(k): float(v) for k, v in cfg.train_task_weights.items()} or None  # {}: uniform
     return SuiteRecipe(model=name, tasks="all", lengths=tuple(int(n) for n in cfg.train_lengths), train=train,
-                       short_frac=float(cfg.train_short_frac))
+                       short_frac=float(cfg.train_short_frac), task_weights=weights)
 
 
 MODEL_STAGE = "sparse_attention_models"
