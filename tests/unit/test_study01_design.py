@@ -492,3 +492,15 @@ def test_task_weights_reach_the_recipe_and_change_its_key():
         train_task_weights={"cwe": 2, "filter": 2}), "xs")
     assert plain.task_weights is None and weighted.task_weights == {"cwe": 2.0, "filter": 2.0}
     assert plain.to_dict() != weighted.to_dict()
+
+
+def test_units_under_the_dense_floor_are_listed_with_the_reason():
+    import pandas as pd
+
+    cells = pd.DataFrame({"model": ["xs", "xs", "xs"], "length": [64, 64, 64],
+                          "task": ["cwe", "vt", "cwe"], "phase": ["prefill", "prefill", "decode"],
+                          "method": ["dense", "dense", "quest"], "accuracy": [0.43, 0.95, 0.1]})
+    res = study.Results(cells, pd.DataFrame({"model": ["xs"], "n_params": [1]}))
+    cfg = study.Config.from_overrides(noninferiority={"margin": 0.05, "alpha": 0.05, "min_dense": 0.9})
+    t = study.table_unlearned(res, cfg)
+    assert list(t.task) == ["cwe"] and t.reason[0] == "dense accuracy 0.430 < min_dense 0.9"

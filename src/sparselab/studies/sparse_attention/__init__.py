@@ -44,6 +44,7 @@ from .pipeline import (
     table_ranking,
     table_relative_error,
     table_sparsity,
+    table_unlearned,
     train_models,
 )
 
@@ -88,6 +89,7 @@ __all__ = [
     "table_ranking",
     "table_relative_error",
     "table_sparsity",
+    "table_unlearned",
     "text",
     "train_models",
 ]

@@ -345,6 +345,19 @@ def learned(res: Results, cfg: Config) -> Results:
     return Results(cells[cells.index.isin(ok)].reset_index(), res.models)
 
 
+def table_unlearned(res: Results, cfg: Config) -> pd.DataFrame:
+    """The (model, length, task) units kept out of every claim, with the reason: dense accuracy
+    below `min_dense` (issue 14: cells under the floor are listed, not silently dropped)."""
+    cols = ["model", "length", "task", "dense_accuracy", "reason"]
+    d = res.cells[(res.cells.method == "dense") & (res.cells.phase == "prefill")]
+    low = d[d.accuracy < cfg.min_dense].drop_duplicates(["model", "length", "task"])
+    out = pd.DataFrame({"model": low.model, "length": low.length, "task": low.task,
+                        "dense_accuracy": low.accuracy,
+                        "reason": [f"dense accuracy {a:.3f} < min_dense {cfg.min_dense:g}"
+                                   for a in low.accuracy]}, columns=cols)
+    return out.sort_values(["model", "length", "task"]).reset_index(drop=True)
+
+
 # ----- tables ---------------------------------------------------------------------------------
 def table_dense(res: Results) -> pd.DataFrame:
     """Dense accuracy (model x length) per task: what the trained models can do at all."""
