@@ -9,7 +9,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ORDER = ["bm25_vs_bm25s", "splade_encode", "splade_vs_seismic", "attention_cpu", "sparse_prefill",
-         "nm_cpu", "sweep_threads"]
+         "nm_cpu", "sweep_threads", "nm_training_pilot"]
 INTRO = """# Benchmarks
 
 Side-by-side performance of sparselab's hot paths against a named peer, measured in one run on
@@ -25,6 +25,7 @@ machine is shared and timings drift between runs. Tests never time anything; the
 | `sparse_prefill.py` | one model forward's prefill with Block-Sparse / Vertical-Slash (selection included) vs dense | dense prefill (torch SDPA), same model | |
 | `nm_cpu.py` | packed N:M matmul vs dense and vs the DRAM read limit; crossover; bf16; generation tokens/s | torch.matmul (fp32, same threads) | `sparselab bench nm --pattern 2:4 --batch 1 --json` |
 | `sweep_threads.py` | busy threads of sweep workers (local, Dask) with the per-worker thread cap | the same workers uncapped | |
+| `nm_training_pilot.py` | study 04's training step times (`s`, `m`; two batch x seq_len) and the plateau design's cost extrapolated | none (a cost pilot) | |
 
 Run one with `.venv/bin/python benchmarks/<script>.py`, all with `make bench`, then
 `.venv/bin/python benchmarks/readme.py` to refresh this page.

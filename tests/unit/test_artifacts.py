@@ -344,7 +344,7 @@ def test_study01_models_come_from_fp16_artifacts(store, tmp_path, monkeypatch, o
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(store.root))
 
-    def tiny(cfg, name, lr=3e-3):  # synthetic tasks only, a few steps: no real data, seconds
+    def tiny(cfg, name, seed=0, lr=3e-3):  # synthetic tasks only, a few steps: no real data, seconds
         return recipe_mod.SuiteRecipe(model=name, tasks="niah_single", lengths=(32,),
                                       sources=("synthetic",),
                                       train=TrainConfig(steps=int(cfg.train_steps[name]), lr=lr,
@@ -371,6 +371,6 @@ def test_study01_models_come_from_fp16_artifacts(store, tmp_path, monkeypatch, o
         assert torch.equal(a, b), k
     # a changed recipe (another lr: same slug, so the same name) is refused, naming the command
     monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
-    monkeypatch.setattr(pipeline, "recipe_for", lambda c, n: tiny(c, n, lr=1e-3))
+    monkeypatch.setattr(pipeline, "recipe_for", lambda c, n, seed=0: tiny(c, n, lr=1e-3))
     with pytest.raises(ArtifactError, match=r"models/xs-.*another configuration.*train\.lr.*NB=01"):
         pipeline.train_models(cfg)

@@ -403,7 +403,9 @@ def test_bad_parameters_raise_clear_errors():
     with pytest.raises(ValueError, match="backend"):
         PREFILL.get("block_sparse")(compression=2, backend="cuda-magic")
     with pytest.raises(ValueError, match="alpha"):
-        PREFILL.get("flexprefill")(alpha=0)
+        PREFILL.get("flexprefill")(alpha=-0.1)
+    with pytest.raises(ValueError, match="alpha"):
+        PREFILL.get("flexprefill")(alpha=1.5)
     with pytest.raises(ValueError, match="pool"):
         DECODE.get("snapkv")(compression=2, pool=4)
     with pytest.raises(ValueError, match="min_share"):
@@ -440,3 +442,21 @@ def test_params_for_length_scales_and_reaches_methods_defaults():
         params_for_length("prefill", "quest", 512)
     with pytest.raises(ValueError, match="phase"):
         params_for_length("both", "dense", 512)
+
+
+def test_flexprefill_alpha_zero_is_a_fixed_budget_of_min_budget_lines():
+    """The paper's alpha = 0 grid points keep exactly `min_budget` columns and diagonals
+    (the forced sinks and local diagonals among them), whatever the input."""
+    from sparselab.attention.flexprefill import select_lines
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        picked = select_lines(rng.random(64), forced=4, alpha=0.0, min_budget=10)
+        assert len(picked) == 10 and set(range(4)) <= set(picked)
+    q, k, v = qkv(t=64)
+    m = PREFILL.get("flexprefill")(alpha=0.0, window=16, min_budget=10, local=4, block=8, sinks=2)
+    _, nominal = m.select(q, k)
+    _, ref_nominal = m.select_reference(q, k)
+    np.testing.assert_array_equal(nominal, ref_nominal)
+    out = m.prefill(q, k, v)
+    assert 0 < out.effective_sparsity < 1 and out.extra["density_per_row"].shape == (q.shape[0],)

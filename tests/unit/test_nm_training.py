@@ -140,6 +140,8 @@ def test_matched_flops_table_uses_extended_runs():
     ({"iso_flops_patterns": ["1:48"]}, "iso_flops_patterns: pattern '1:48'"),
     ({"iso_flops_patterns": ["1:16"]}, "'1:16' is not in patterns"),
     ({"model": "xxl"}, "unknown model 'xxl'"),
+    ({"patterns": ["1:8", "ff=1:32,mlp=1:8"]}, "unknown layer group 'mlp'"),
+    ({"patterns": ["ff=1:32,attn=8:8"]}, "attn=8:8 has N = 8 >= M = 8"),
     ({"seeds": []}, "seeds: [] must be non-empty"),
 ])
 def test_bad_input_fails_naming_the_value_before_training(overrides, message, monkeypatch):

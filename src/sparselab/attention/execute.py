@@ -89,7 +89,8 @@ class LayoutPrefill(PrefillMethod):
         kept = layout.attended_pairs()  # (B, H)
         out = run_layout(q, k, v, layout, self.backend)
         extra = {"layout": layout, "flops": attention_flops(kept.mean(), q.shape[3], q.shape[1]),
-                 "density_per_head": kept.mean(0) / total}
+                 "density_per_head": kept.mean(0) / total,
+                 "density_per_row": kept.mean(1) / total}  # (B,): per sample, for calibration
         return AttentionOutput(out, float(1 - nominal.mean() / total), float(1 - kept.mean() / total),
                                extra)
 

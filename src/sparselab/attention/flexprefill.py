@@ -4,7 +4,8 @@ From the last `window` queries' attention, keep the fewest columns, and separate
 diagonals, whose cumulative attention mass reaches `alpha` (at least `min_budget` of each, the
 first `sinks` columns and `local` diagonals always among them). The budget adapts per head and
 input, so the sparsity is an output: read `AttentionOutput.effective_sparsity` / extra["flops"];
-the analytic `flops()` counts the `min_budget` floor only (a lower bound). alpha >= 1 keeps all.
+the analytic `flops()` counts the `min_budget` floor only (a lower bound). alpha >= 1 keeps all;
+alpha = 0 keeps exactly `min_budget` lines of each kind (the paper's fixed-budget grid points).
 
 Defaults are METHODS §2's (window 512, min_budget 256, sinks 4, local 64, block 64); for 256-2048
 token sequences scale window = L/4, min_budget = L/16, local = block = L/32 (at least 8 and 16).
@@ -47,8 +48,8 @@ class FlexPrefill(LayoutPrefill):
 
     def __init__(self, alpha: float = 0.9, window: int = 512, min_budget: int = 256, sinks: int = 4,
                  local: int = 64, block: int = 64, backend: str = "torch"):
-        if not 0.0 < float(alpha) <= 1.0:
-            raise ValueError(f"alpha must be in (0, 1], got {alpha!r}")
+        if not 0.0 <= float(alpha) <= 1.0:  # 0: a fixed budget of min_budget lines (paper grid)
+            raise ValueError(f"alpha must be in [0, 1], got {alpha!r}")
         self.alpha = float(alpha)
         self.compression = 1.0 if self.alpha >= 1.0 else float("nan")
         self.window = check_positive_int(window, "window")

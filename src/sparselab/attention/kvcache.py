@@ -81,8 +81,10 @@ class CacheDecode(DecodeMethod):
         attended = mask.sum(-1).double()  # (B, H, 1)
         nominal = self.nominal_kept(state.seen)
         eff = 1.0 - float(attended.mean()) / state.seen
+        per_row = (attended.mean((1, 2)) / state.seen).numpy()  # (B,): per sample, for calibration
         return AttentionOutput(out, 1.0 - nominal / state.seen, eff,
-                               {"flops": attention_flops(float(attended.mean()), q.shape[3], q.shape[1])})
+                               {"flops": attention_flops(float(attended.mean()), q.shape[3], q.shape[1]),
+                                "density_per_row": per_row})
 
     def nominal_kept(self, context: int) -> float:
         """Rows the method means to attend at `context` (analytic; default all)."""

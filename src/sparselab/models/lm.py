@@ -73,6 +73,20 @@ CONFIGS.add("s", LMConfig(d_model=96, n_layers=3, n_heads=4, n_kv_heads=2, shift
 CONFIGS.add("m", LMConfig(d_model=128, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
 CONFIGS.add("l", LMConfig(d_model=176, n_layers=3, n_heads=4, n_kv_heads=2, shift=True))
 
+# The long-context family of study 01's issue-14 design (L up to 4096): six sizes spanning 16x in
+# non-embedding parameters (66k ... 1.05M untied), width 64 / 96 / 128 and two depths per width,
+# head_dim 32 everywhere (LLMs use 64-128; xs has 16), xs's recipe otherwise (full K/V heads,
+# MLP ratio 2, token shift). Deeper and narrower rather than wider, so that attention is >= 50 %
+# of every member's dense prefill FLOPs from L = 1024 on except the d = 128 pair (48-49 % there;
+# 65-76 % at 2048, 79-87 % at 4096: `studies.sparse_attention.design.attention_shares`).
+LONG_FAMILY = ("d64_l2", "d64_l4", "d96_l3", "d96_l6", "d128_l4", "d128_l8")
+CONFIGS.add("d64_l2", LMConfig(d_model=64, n_layers=2, n_heads=2, n_kv_heads=2, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d64_l4", LMConfig(d_model=64, n_layers=4, n_heads=2, n_kv_heads=2, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d96_l3", LMConfig(d_model=96, n_layers=3, n_heads=3, n_kv_heads=3, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d96_l6", LMConfig(d_model=96, n_layers=6, n_heads=3, n_kv_heads=3, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d128_l4", LMConfig(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, mlp_ratio=2.0, shift=True))
+CONFIGS.add("d128_l8", LMConfig(d_model=128, n_layers=8, n_heads=4, n_kv_heads=4, mlp_ratio=2.0, shift=True))
+
 
 def rope_tables(positions: torch.Tensor, head_dim: int, base: float) -> tuple[torch.Tensor, torch.Tensor]:
     """cos and sin tables (T, D) for integer positions (T,)."""
@@ -349,6 +363,54 @@ class TinyLM(nn.Module):
             pos += 1
         return torch.stack(out, dim=1), dec_stats
 
+    @torch.no_grad()
+    def continue_forced(
+        self, pre: PrefillResult, length: int, forced: torch.Tensor, n_new: int,
+        decode: DecodeMethod,
+    ) -> tuple[torch.Tensor, list[dict[str, float]]]:
+        """Greedy answer ids (B, n_new) after feeding `forced` (B, Q >= 1) token by token.
+
+        `pre` is the prefill of the first `length` prompt tokens; the forced tokens (the rest of
+        the prompt, e.g. the question and `<a>`) are decoded one at a time with `decode`, then
+        the answer: the first answer token comes from the last forced token's logits, so every
+        answer token is produced by `decode` (`continue_decoding` takes the first from the
+        prefill). Returns ids and per-step, per-layer sparsities (Q + n_new - 1 steps).
+        """
+        if forced.dim() != 2 or forced.shape[1] < 1 or forced.shape[0] != pre.logits.shape[0]:
+            raise ValueError(f"forced must be (B, Q >= 1) with B = {pre.logits.shape[0]}, "
+                             f"got {tuple(forced.shape)}")
+        states = [decode.compress(k, v, qo) for (k, v), qo in zip(pre.kv, pre.q_obs)]
+        prev, stats, out = list(pre.last_input), [], []
+        q_len = forced.shape[1]
+        nxt = forced[:, 0]
+        for step in range(q_len + n_new - 1):
+            cos, sin = self._rope(torch.tensor([length + step]))
+            x = self.embed(nxt[:, None])  # (B, 1, d)
+            for i, blk in enumerate(self.blocks):
+                h = blk.norm1(x)
+                q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
+                prev[i] = h
+                states[i] = decode.append(states[i], k, v)
+                res = decode.decode(q, states[i])
+                x = x + blk.attn.out(res.out)
+                x = x + blk.mlp(blk.norm2(x))
+                stats.append(_stats(res) | {"density_per_row": _row_density(res)})
+            if step + 1 < q_len:
+                nxt = forced[:, step + 1]
+            else:
+                nxt = self._logits(x)[:, -1].argmax(-1)
+                out.append(nxt)
+        return torch.stack(out, dim=1), stats
+
+
+def _row_density(res) -> Any:
+    """Attended fraction per batch row (B,) of one attention call (the batch mean if the method
+    does not report rows)."""
+    rows = res.extra.get("density_per_row")
+    if rows is None:
+        return torch.full((res.out.shape[0],), 1.0 - float(res.effective_sparsity)).numpy()
+    return rows
+
 
 def _stats(res) -> dict[str, float]:
     return {"nominal_sparsity": float(res.nominal_sparsity), "effective_sparsity": float(res.effective_sparsity)}
@@ -387,5 +449,5 @@ def config_dict(cfg: LMConfig) -> dict[str, Any]:
     return asdict(cfg)
 
 
-__all__ = ["CONFIGS", "LMConfig", "PrefillResult", "TinyLM", "build_model", "config_dict",
+__all__ = ["CONFIGS", "LONG_FAMILY", "LMConfig", "PrefillResult", "TinyLM", "build_model", "config_dict",
            "flops_per_token", "prefill_flops"]

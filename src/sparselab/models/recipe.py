@@ -57,8 +57,13 @@ class SuiteRecipe:
 def _build(recipe: SuiteRecipe):
     tasks = [t for n in recipe.lengths for t in build_tasks(recipe.tasks, n, sources=recipe.sources)]
     model = build_model(recipe.model, vocab_size=tasks[0].vocab.size,
-                        max_len=max(8192, max(recipe.lengths) + 64), **recipe.overrides)
+                        max_len=recipe_max_len(recipe.lengths), **recipe.overrides)
     return tasks, model
+
+
+def recipe_max_len(lengths) -> int:
+    """`max_len` of a suite model trained at `lengths` (room for answers after the prompt)."""
+    return max(8192, max(int(n) for n in lengths) + 64)
 
 
 def suite_model_path(recipe: SuiteRecipe) -> Path:

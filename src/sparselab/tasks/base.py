@@ -153,7 +153,10 @@ class Task:
         body, starts = weave(filler, records, rng)
         prompt = np.concatenate([[v.bos], body, question, [v.answer]]).astype(np.int64)
         answer = np.asarray(list(content) + [v.eos], dtype=np.int64)
-        meta = dict(meta, source=source, record_starts=[s + 1 for s in starts])
+        # question_len: the prompt's last tokens that are the question and <a> (decoded token by
+        # token by study 01's "question" decode protocol)
+        meta = dict(meta, source=source, record_starts=[s + 1 for s in starts],
+                    question_len=len(question) + 1)
         follow = () if split == "test" else tuple(
             (np.asarray([*q, v.answer], dtype=np.int64), np.asarray([*c, v.eos], dtype=np.int64)) for q, c in extra
         )

@@ -1,6 +1,10 @@
 """Character-level language modelling on a text (tinyshakespeare) with the suite's vocabulary.
 
 The text is split by position: the first 90 % trains, the last 10 % validates (as `Haystack`).
+With `test=True` that held-out 10 % is halved: its first half validates (tuning, learning
+curves), its second half is a test split that neither training nor tuning sees. The training
+part and the start of the validation text are unchanged, and so are the haystack samples of
+study 01 (`Haystack` keeps its own 90/10 split).
 """
 from __future__ import annotations
 
@@ -12,12 +16,23 @@ import torch
 from .haystack import HELD_OUT, read_text
 from .vocab import Vocab
 
+TEST_SHARE = 0.5  # share of the held-out text kept as test when a test split is asked for
 
-def text_splits(name: str = "tinyshakespeare", vocab: Vocab | None = None) -> dict[str, np.ndarray]:
-    """{"train", "val"} int64 character ids of the named text."""
+
+def text_splits(name: str = "tinyshakespeare", vocab: Vocab | None = None,
+                test: bool = False) -> dict[str, np.ndarray]:
+    """{"train", "val"} int64 character ids of the named text; with `test`, also "test".
+
+    The first 90 % trains. Without `test` the rest validates; with it, the rest's first
+    `1 - TEST_SHARE` validates and its end is the test split (val is a prefix of the default
+    val, so the first validation windows are the same).
+    """
     ids = (vocab or Vocab()).encode_text(read_text(name))
     cut = int(len(ids) * (1 - HELD_OUT))
-    return {"train": ids[:cut], "val": ids[cut:]}
+    if not test:
+        return {"train": ids[:cut], "val": ids[cut:]}
+    mid = cut + int((len(ids) - cut) * (1 - TEST_SHARE))
+    return {"train": ids[:cut], "val": ids[cut:mid], "test": ids[mid:]}
 
 
 def char_lm_batches(ids: np.ndarray, seq_len: int, batch_size: int):

@@ -18,6 +18,16 @@ initial weights and the data order of every recipe, so seeds are the unit of eve
   trained longer to MDGF-exp's training FLOPs (`pipeline.iso_flops_specs`) against MDGF-exp,
   at every matched pattern >= 1:8: per pattern (Holm) and pooled as in (a).
 
+Split settings (`"ff=1:32,attn=1:8"`: feed-forward and attention projections at different
+N:M, as in the paper's configurations) are cells of their own, never points on the sparsity
+axis: they join the per-cell families of (a) and (c) (Holm across all cells) and get their own
+pooled claim `04.decaying_beat_sr_ste.split`; for (b), `04.gap_grows/<setting>` compares the
+gap in the split setting with the gap at the uniform pattern of its least sparse group (the
+split setting only adds sparsity, so a growing gap predicts a larger advantage there). Without
+split settings in the grid, none of these entries exist.
+
+When the runs held out a test split (`test_bpc`), every claim is tested on test bpc.
+
 A claim the grid cannot test (one seed, too few patterns, no matched runs) is "untestable"
 with the measured count that stops it.
 """
@@ -29,8 +39,9 @@ import numpy as np
 import pandas as pd
 
 from ... import claims as C
+from ...sparsity import is_split, parse_split
 from .pipeline import MATCHED  # the recipe whose training FLOPs SR-STE is matched to
-from .tables import DECAYING
+from .tables import DECAYING, score
 
 SOURCE = "Bambhaniya et al. 2024, Progressive Gradient Flow; METHODS.md §3"
 HIGH = 1 - 1 / 8  # "high sparsity": 1:8 and beyond
@@ -69,11 +80,32 @@ EQUAL_FLOPS_CELL = dataclasses.replace(
     EQUAL_FLOPS, estimand="seed-paired bpc difference MDGF-exp - SR-STE at MDGF-exp's "
     "training FLOPs at this pattern")
 CLAIMS = (BEAT, BEAT_REL, GAP_GROWS, EQUAL_FLOPS)
+BEAT_SPLIT = dataclasses.replace(
+    BEAT, id="04.decaying_beat_sr_ste.split",
+    claim="In the split setting (feed-forward and attention projections at different N:M) "
+    "decaying recipes (MDGF, SDGF) train better sparse models than SR-STE",
+    estimand="mean over decaying recipe x split-setting cells of the seed-paired bpc "
+    "difference decaying - SR-STE, one value per seed")
+GAP_SPLIT_CELL = dataclasses.replace(
+    GAP_GROWS, unit="bpc", estimand="per seed, mean (decaying - SR-STE) bpc in the split "
+    "setting minus the same at the uniform pattern of its least sparse group")
 
 
 def _sparsity(pattern: str) -> float:
     n, m = (int(v) for v in pattern.split(":"))
     return 1 - n / m
+
+
+def _keep(pattern: str, min_sparsity: float, split: bool) -> bool:
+    """A uniform pattern at >= `min_sparsity` (split False) or a split setting (split True)."""
+    if is_split(pattern):
+        return split
+    return not split and _sparsity(pattern) >= min_sparsity - 1e-12
+
+
+def _key(item) -> tuple:
+    pattern = item[0].split("@")[-1]
+    return (is_split(pattern), 0.0 if is_split(pattern) else _sparsity(pattern), item[0])
 
 
 def _log_ratio(pattern: str) -> float:
@@ -86,36 +118,40 @@ def bpc_by_seed(df: pd.DataFrame, extended: bool = False) -> pd.DataFrame:
     steps, or with `extended` the SR-STE runs trained to matched FLOPs)."""
     ext = df.extended if "extended" in df else pd.Series(False, index=df.index)
     sel = df[ext == extended]
-    wide = sel.pivot_table(index="seed", columns=["recipe", "pattern"], values="val_bpc")
+    wide = sel.pivot_table(index="seed", columns=["recipe", "pattern"], values=score(df))
     wide.columns = [f"{r}@{p}" for r, p in wide.columns]
     return wide.sort_index()
 
 
-def decaying_cells(df: pd.DataFrame, min_sparsity: float = HIGH) -> dict[str, tuple]:
-    """{`recipe@pattern`: (decaying bpc, SR-STE bpc)} per seed, for every decaying recipe at
-    every pattern of sparsity >= `min_sparsity`; only seeds where both runs exist."""
+def decaying_cells(df: pd.DataFrame, min_sparsity: float = HIGH,
+                   split: bool = False) -> dict[str, tuple]:
+    """{`recipe@pattern`: (decaying bpc, SR-STE bpc, seeds)} for every decaying recipe at
+    every uniform pattern of sparsity >= `min_sparsity` (with `split`: at every split setting
+    instead); only seeds where both runs exist."""
     wide = bpc_by_seed(df)
     cells = {}
     for col in wide.columns:
-        recipe, pattern = col.split("@")
+        recipe, pattern = col.split("@", 1)
         base = f"{BASELINE}@{pattern}"
-        if recipe in DECAYING and _sparsity(pattern) >= min_sparsity - 1e-12 and base in wide:
+        if recipe in DECAYING and _keep(pattern, min_sparsity, split) and base in wide:
             pair = wide[[col, base]].dropna()
             cells[col] = (pair[col].to_numpy(), pair[base].to_numpy(), pair.index.to_numpy())
-    return dict(sorted(cells.items(), key=lambda kv: (_sparsity(kv[0].split("@")[1]), kv[0])))
+    return dict(sorted(cells.items(), key=_key))
 
 
-def matched_cells(df: pd.DataFrame, min_sparsity: float = HIGH) -> dict[str, tuple]:
-    """{pattern: (MDGF-exp bpc, SR-STE-at-matched-FLOPs bpc, seeds)} for every matched pattern."""
+def matched_cells(df: pd.DataFrame, min_sparsity: float = HIGH,
+                  split: bool = False) -> dict[str, tuple]:
+    """{pattern: (MDGF-exp bpc, SR-STE-at-matched-FLOPs bpc, seeds)} for every matched uniform
+    pattern (with `split`: every matched split setting)."""
     long, grid = bpc_by_seed(df, extended=True), bpc_by_seed(df)
     cells = {}
     for col in long.columns:
-        recipe, pattern = col.split("@")
+        recipe, pattern = col.split("@", 1)
         dec = f"{MATCHED}@{pattern}"
-        if recipe == BASELINE and dec in grid and _sparsity(pattern) >= min_sparsity - 1e-12:
+        if recipe == BASELINE and dec in grid and _keep(pattern, min_sparsity, split):
             pair = pd.concat([grid[dec], long[col]], axis=1, keys=["a", "b"]).dropna()
             cells[pattern] = (pair.a.to_numpy(), pair.b.to_numpy(), pair.index.to_numpy())
-    return dict(sorted(cells.items(), key=lambda kv: _sparsity(kv[0])))
+    return dict(sorted(cells.items(), key=_key))
 
 
 def _common_seeds(cells: dict[str, tuple]) -> np.ndarray:
@@ -162,7 +198,7 @@ def _family(claim: C.Claim, cells: dict[str, tuple]) -> list[C.ClaimResult]:
 def _by_pattern(cells: dict[str, tuple]) -> dict[str, dict[str, tuple]]:
     out: dict[str, dict] = {}
     for key, cell in cells.items():
-        out.setdefault(key.split("@")[1], {})[key] = cell
+        out.setdefault(key.split("@", 1)[1], {})[key] = cell
     return out
 
 
@@ -197,17 +233,47 @@ def _gap_claim(df: pd.DataFrame) -> C.ClaimResult:
     return C.judge(GAP_GROWS, est)
 
 
+def split_gap_cells(df: pd.DataFrame) -> dict[str, tuple]:
+    """{split setting: (per-seed mean decaying - SR-STE bpc there, the same at the uniform
+    pattern of its least sparse group, seeds)} where the grid has both."""
+    split = _by_pattern(decaying_cells(df, split=True))
+    uniform = _by_pattern(decaying_cells(df, min_sparsity=0.0))
+    out = {}
+    for setting, cells in split.items():
+        n, m = min(parse_split(setting).values(), key=lambda nm: nm[1] / nm[0])
+        ref = uniform.get(f"{n}:{m}")
+        if not ref:
+            continue
+        seeds = _common_seeds({**cells, **{f"ref/{k}": v for k, v in ref.items()}})
+        if len(seeds):
+            out[setting] = (_per_seed(cells, seeds), _per_seed(ref, seeds), seeds)
+    return out
+
+
+def _split_claims(df: pd.DataFrame) -> list[C.ClaimResult]:
+    """The split settings' own entries (none without split settings in the grid)."""
+    beat = decaying_cells(df, split=True)
+    if not beat:
+        return []
+    return [_pooled(BEAT_SPLIT, beat, "decaying recipe x split-setting cells"),
+            *_family(GAP_SPLIT_CELL, split_gap_cells(df))]
+
+
 def evaluate(df: pd.DataFrame) -> list[C.ClaimResult]:
     """Every claim of METHODS.md §3 on the runs `df` (`pipeline.results_frame`), in a fixed
-    order: (a) pooled in bpc and in %, its per-cell family, (b), (c) pooled, its family."""
+    order: (a) pooled in bpc and in %, its per-cell family, (b), (c) pooled, its family; then,
+    only with split settings in the grid, (a) pooled over them and (b) per setting."""
     beat, matched = decaying_cells(df), matched_cells(df)
+    beat_cells = {**beat, **decaying_cells(df, split=True)}
+    matched_all = {**matched, **matched_cells(df, split=True)}
     return [
         _pooled(BEAT, beat, "decaying recipe x pattern >= 1:8 cells"),
         _pooled(BEAT_REL, beat, "decaying recipe x pattern >= 1:8 cells", relative=True),
-        *_family(BEAT_CELL, beat),
+        *_family(BEAT_CELL, beat_cells),
         _gap_claim(df),
         _pooled(EQUAL_FLOPS, matched, "SR-STE runs matched to MDGF-exp's FLOPs at >= 1:8"),
-        *_family(EQUAL_FLOPS_CELL, matched),
+        *_family(EQUAL_FLOPS_CELL, matched_all),
+        *_split_claims(df),
     ]
 
 
@@ -256,9 +322,36 @@ def answer(results: list[C.ClaimResult]) -> str:
         f"{_said(eq, 'bpc')}; per pattern {_tally(results, EQUAL_FLOPS.id)}. The paper's "
         "gains (up to 5 % for language models, 2 % at iso FLOPs) are accuracy points on "
         "fully trained ViT and T5 models, so only their direction is compared here; the "
-        "limitations below say how far this model is from being trained.")
+        "limitations below say how far this model is from being trained." + _split_answer(r))
 
 
-__all__ = ["BEAT", "BEAT_CELL", "BEAT_REL", "CLAIMS", "EQUAL_FLOPS", "EQUAL_FLOPS_CELL",
-           "GAP_GROWS", "HIGH", "answer", "bpc_by_seed", "by_id", "cell_claims", "decaying_cells",
-           "evaluate", "gap_slopes", "headline_claims", "matched_cells"]
+def _split_answer(r: dict) -> str:
+    """The answer's sentence on the split settings ('' without them)."""
+    if BEAT_SPLIT.id not in r:
+        return ""
+    return (" In the split setting (feed-forward and attention projections at different N:M), "
+            f"decaying minus SR-STE: {_said(r[BEAT_SPLIT.id], 'bpc')}.")
+
+
+__all__ = [
+    "BEAT",
+    "BEAT_CELL",
+    "BEAT_REL",
+    "BEAT_SPLIT",
+    "CLAIMS",
+    "EQUAL_FLOPS",
+    "EQUAL_FLOPS_CELL",
+    "GAP_GROWS",
+    "GAP_SPLIT_CELL",
+    "HIGH",
+    "answer",
+    "bpc_by_seed",
+    "by_id",
+    "cell_claims",
+    "decaying_cells",
+    "evaluate",
+    "gap_slopes",
+    "headline_claims",
+    "matched_cells",
+    "split_gap_cells",
+]

@@ -25,6 +25,13 @@ class Config(StudyConfig):
     val_windows: int = 128
     flip_every: int = 5
     iso_flops_patterns: list = field(default_factory=list)
+    # issue 15's design (opt-in: these defaults reproduce the earlier grid run for run)
+    claim_seeds: list = field(default_factory=list)  # extra seeds on the cells claims rest on
+    test_split: bool = False  # halve the held-out text into val and test; report on test
+    plateau_check: bool = False  # also train dense for steps // 2 to check the plateau
+    tune_budget: int = 0  # configurations tuned per recipe on validation (0: no tuning)
+    tune_pattern: str = "1:16"  # the pattern sparse recipes are tuned on, carried to all
+    tune_seeds: list = field(default_factory=lambda: [0])  # seeds of the tuning runs
     workers: int = 2
     executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
     scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

@@ -47,6 +47,10 @@ class RunSpec:
     text: str = TEXT
     curve_windows: int = CURVE_WINDOWS
     version: int = VERSION
+    # Issue 15's design, opt-in: left out of a spec's dict (cache key, artifact fingerprint)
+    # while at these defaults, so the runs of earlier profiles keep their keys.
+    kappa_scale: float = 1.0  # MDGF decay rate as a multiple of the schedule's default
+    test_split: bool = False  # hold out a test split: val is the held-out text's first half
 
     @property
     def lr_warmup(self) -> int:
@@ -57,17 +61,64 @@ class RunSpec:
         return f"{self.recipe}-{self.pattern.replace(':', 'of')}-seed{self.seed}-{self.steps}steps"
 
 
-def run_specs(cfg: Config) -> list[RunSpec]:
-    """The grid: every sparse recipe x pattern x seed, and `dense` once per seed."""
-    shared = {k: v for k, v in cfg.to_dict().items()
-              if k not in ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns",
-                           "executor", "scheduler")}
+OPT_IN = {"kappa_scale": 1.0, "test_split": False}  # RunSpec fields of issue 15's design
+NOT_SPEC = ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns", "executor",
+            "scheduler", "claim_seeds", "test_split", "plateau_check", "tune_budget",
+            "tune_pattern", "tune_seeds")  # Config fields that are not per-run settings
+
+
+def spec_dict(spec: RunSpec) -> dict:
+    """A run's settings as a dict, without the opt-in fields at their defaults (so adding a
+    field to `RunSpec` keeps every earlier run's cache key and artifact fingerprint)."""
+    return {k: v for k, v in asdict(spec).items() if k not in OPT_IN or v != OPT_IN[k]}
+
+
+def claim_cell(recipe: str, pattern: str) -> bool:
+    """Whether (recipe, pattern) is a cell the claims rest on: dense, SR-STE or a decaying
+    recipe at >= 1:8 or in a split setting (these get `claim_seeds` on top of `seeds`)."""
+    from ...sparsity import is_split, parse_pattern
+    from .tables import DECAYING
+
+    if recipe == "dense":
+        return True
+    if recipe not in ("sr_ste", *DECAYING):
+        return False
+    if is_split(pattern):
+        return True
+    n, m = parse_pattern(pattern)
+    return 1 - n / m >= 1 - 1 / 8 - 1e-12
+
+
+def _tuned(spec: RunSpec, chosen: dict | None) -> RunSpec:
+    return replace(spec, **(chosen or {}).get(spec.recipe, {}))
+
+
+def run_specs(cfg: Config, chosen: dict | None = None) -> list[RunSpec]:
+    """The grid: every sparse recipe x pattern x seed, and `dense` once per seed.
+
+    `claim_seeds` add seeds to the cells of `claim_cell` only; `chosen` ({recipe: {RunSpec
+    field: value}}, from `tuning.choose`) replaces a recipe's settings at every pattern.
+    """
+    shared = {k: v for k, v in cfg.to_dict().items() if k not in NOT_SPEC}
     specs = []
-    for seed in cfg.seeds:
+    for seed in [*cfg.seeds, *cfg.claim_seeds]:
+        extra = seed not in cfg.seeds
         for recipe in cfg.recipes:
             pats = ["1:1"] if recipe == "dense" else cfg.patterns
-            specs += [RunSpec(recipe=recipe, pattern=p, seed=int(seed), **shared) for p in pats]
+            specs += [_tuned(RunSpec(recipe=recipe, pattern=p, seed=int(seed),
+                                     test_split=cfg.test_split, **shared), chosen)
+                      for p in pats if not extra or claim_cell(recipe, p)]
     return specs
+
+
+def plateau_specs(cfg: Config, chosen: dict | None = None) -> list[RunSpec]:
+    """Dense runs of `steps // 2` steps (own warm-up and cosine annealed to their own end),
+    one per dense run of the grid (every seed), for the plateau check (`plateau.plateau`); none
+    unless `plateau_check`."""
+    if not cfg.plateau_check:
+        return []
+    dense = [s for s in run_specs(cfg, chosen) if s.recipe == "dense"]
+    return [replace(s, steps=s.steps // 2) for s in dense]
 
 
 def model_config(spec: RunSpec, vocab_size: int) -> dict:
@@ -85,13 +136,10 @@ def schedule_flops(spec: RunSpec) -> float:
     depend on the weights)."""
     import torch
 
-    from ...models.lm import LMConfig, build_model
-    from ...sparsity import nm_linear_factory, nm_step_flops
+    from ...sparsity import nm_step_flops
 
-    recipe = _recipe(spec)
     with torch.device("meta"):  # shapes only
-        model = build_model(LMConfig(**model_config(spec, char_vocab_size())),
-                            nm_linear_factory(recipe))
+        model, recipe = build_run_model(spec, char_vocab_size())
     tokens = spec.batch_size * spec.seq_len
     other = other_flops_per_step(model, tokens, spec.seq_len)
     total = 0.0
@@ -101,14 +149,17 @@ def schedule_flops(spec: RunSpec) -> float:
     return total
 
 
-def iso_flops_specs(cfg: Config) -> list[RunSpec]:
+def iso_flops_specs(cfg: Config, chosen: dict | None = None) -> list[RunSpec]:
     """SR-STE runs trained longer so their training FLOPs match MDGF-exp's (same schedule
-    fractions, learning-rate schedule stretched), for each pattern in `iso_flops_patterns`."""
+    fractions, learning-rate schedule stretched), for each pattern in `iso_flops_patterns`
+    (with `chosen`, each recipe at its own tuned settings)."""
     out = []
     for pattern in cfg.iso_flops_patterns:
-        for base in run_specs(Config.from_overrides(**{**cfg.to_dict(), "patterns": [pattern],
-                                                       "recipes": ["sr_ste"]})):
-            target = schedule_flops(replace(base, recipe=MATCHED))
+        one = Config.from_overrides(**{**cfg.to_dict(), "patterns": [pattern],
+                                       "recipes": ["sr_ste"]})
+        for raw in run_specs(one):  # untuned: each recipe then takes its own choices
+            base = _tuned(raw, chosen)
+            target = schedule_flops(_tuned(replace(raw, recipe=MATCHED), chosen))
             steps = round(base.steps * target / schedule_flops(base))
             out.append(replace(base, steps=steps))
     return out
@@ -122,13 +173,14 @@ def char_vocab_size() -> int:
     return Vocab().size
 
 
-def char_splits(text: str) -> tuple[dict[str, np.ndarray], int]:
-    """({"train", "val"} int64 character ids, vocabulary size) from the task suite's char LM."""
+def char_splits(text: str, test: bool = False) -> tuple[dict[str, np.ndarray], int]:
+    """({"train", "val"} int64 character ids, vocabulary size) from the task suite's char LM;
+    with `test`, the held-out text is halved into "val" and "test" (`charlm.text_splits`)."""
     from ...tasks.charlm import text_splits
     from ...tasks.vocab import Vocab
 
     vocab = Vocab()
-    return text_splits(text, vocab), vocab.size
+    return text_splits(text, vocab, test=test) if test else text_splits(text, vocab), vocab.size
 
 
 def bits_per_char(model, ids: np.ndarray, seq_len: int, windows: int) -> float:
@@ -140,14 +192,36 @@ def bits_per_char(model, ids: np.ndarray, seq_len: int, windows: int) -> float:
 
 # ----- one run -----------------------------------------------------------------------------
 def _recipe(spec: RunSpec):
-    from ...sparsity import make_recipe
+    """The run's recipe: one `Recipe`, or a `SplitRecipe` for a split setting."""
+    from ...sparsity import is_split, make_recipe, make_split_recipe
+    from ...sparsity.schedules import Phases, default_kappa
 
     kw = {"warmup": spec.warmup_frac, "final": spec.final_frac}
     if spec.recipe == "oneshot":
         kw["prune_at"] = spec.oneshot_prune_at
     if spec.recipe == "sr_ste":
         kw["lam"] = spec.sr_ste_lambda
+    if spec.recipe.startswith("mdgf_") and spec.kappa_scale != 1.0:
+        start, end = Phases(spec.warmup_frac, spec.final_frac).bounds(spec.steps)
+        kind = "linear" if spec.recipe == "mdgf_linear" else "exp"
+        kw["kappa"] = spec.kappa_scale * default_kappa(kind, end - start)
+    if spec.recipe != "dense" and is_split(spec.pattern):
+        return make_split_recipe(spec.recipe, spec.pattern, **kw)
     return make_recipe(spec.recipe, "2:4" if spec.recipe == "dense" else spec.pattern, **kw)
+
+
+def build_run_model(spec: RunSpec, vocab: int):
+    """(model, recipe) of a run: every projection an `NMLinear` driven by the recipe (in a
+    split setting, each layer group by its own member of the `SplitRecipe`)."""
+    from ...models.lm import LMConfig, build_model
+    from ...sparsity import SplitRecipe, make_recipe, nm_linear_factory
+
+    recipe = _recipe(spec)
+    lm = LMConfig(**model_config(spec, vocab))
+    if not isinstance(recipe, SplitRecipe):
+        return build_model(lm, nm_linear_factory(recipe)), recipe
+    model = build_model(lm, nm_linear_factory(make_recipe("dense")))  # same initial weights
+    return recipe.apply(model), recipe
 
 
 def other_flops_per_step(model, tokens: int, seq_len: int) -> float:
@@ -164,17 +238,16 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     """Train one run and return its JSON-able record (no caching)."""
     import torch
 
-    from ...models.lm import LMConfig, build_model
     from ...models.trainer import TrainConfig, Trainer
-    from ...sparsity import nm_inference_flops, nm_linear_factory
+    from ...sparsity import nm_inference_flops
     from ...sparsity.training import NMCallback
     from ...tasks.charlm import char_lm_batches
 
     torch.set_num_threads(1)
-    splits, vocab = char_splits(spec.text)
-    recipe = _recipe(spec)
+    splits, vocab = char_splits(spec.text, test=True) if spec.test_split else \
+        char_splits(spec.text)
     torch.manual_seed(spec.seed)  # same initial weights for every recipe of a seed
-    model = build_model(LMConfig(**model_config(spec, vocab)), nm_linear_factory(recipe))
+    model, recipe = build_run_model(spec, vocab)
     tokens = spec.batch_size * spec.seq_len
     cb = NMCallback(model, recipe, spec.steps, tokens,
                     other_flops_per_step(model, tokens, spec.seq_len), spec.flip_every,
@@ -188,8 +261,10 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     history = trainer.train()
     model.eval()
     val = bits_per_char(model, splits["val"], spec.seq_len, spec.val_windows)
-    return {"spec": asdict(spec), "model_config": model_config(spec, vocab), "val_bpc": val,
-            "wall_s": time.perf_counter() - t0,
+    test = {"test_bpc": bits_per_char(model, splits["test"], spec.seq_len, spec.val_windows)} \
+        if spec.test_split else {}
+    return {"spec": spec_dict(spec), "model_config": model_config(spec, vocab), "val_bpc": val,
+            **test, "wall_s": time.perf_counter() - t0,
             "cpu_s": time.process_time() - c0,
             "train_loss": [(h["step"], h["loss"]) for h in history],
             "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
@@ -201,7 +276,7 @@ TIMING = ("wall_s", "cpu_s")  # measured by the sweep: out of a cell's row and o
 def spec_cell(spec: RunSpec) -> dict:
     """A run as a sweep cell: its spec and resolved model config (so a change to the model
     family retrains instead of reusing stale runs)."""
-    return {**asdict(spec), "model_config": model_config(spec, char_vocab_size())}
+    return {**spec_dict(spec), "model_config": model_config(spec, char_vocab_size())}
 
 
 def run_cell(cell: dict) -> dict:
@@ -212,13 +287,14 @@ def run_cell(cell: dict) -> dict:
 
 
 def sweep(specs: list[RunSpec], executor: str = "local", scheduler: str = "",
-          workers: int | None = None, progress: bool = True) -> list[dict]:
+          workers: int | None = None, progress: bool = True,
+          desc: str = "study 04 runs") -> list[dict]:
     """Records of `specs` (trained, or read from cells/nm_training/), with the sweep's timings."""
     from ...sweeps import run_sweep
 
     res = run_sweep(run_cell, [spec_cell(s) for s in specs], stage=STAGE, version=VERSION,
                     executor=executor, scheduler=scheduler, threads=1, workers=workers,
-                    desc="study 04 runs", progress=progress)
+                    desc=desc, progress=progress)
     return [{**row, **{k: (info or {}).get(k, float("nan")) for k in TIMING}}
             for row, info in zip(res.rows, res.infos)]
 
@@ -264,7 +340,7 @@ def table_records(table: pd.DataFrame) -> list[dict]:
 def artifact_config(specs: list[RunSpec]) -> dict:
     """What fixes the runs table: every run's spec and resolved model config."""
     vocab = char_vocab_size()
-    return {"runs": [{**asdict(s), "model_config": model_config(s, vocab)} for s in specs]}
+    return {"runs": [{**spec_dict(s), "model_config": model_config(s, vocab)} for s in specs]}
 
 
 def run(cfg: Config) -> pd.DataFrame:
@@ -277,7 +353,8 @@ def run(cfg: Config) -> pd.DataFrame:
     from .checks import check_config
 
     check_config(cfg)  # bad parameters fail here, naming the value, before anything trains
-    specs = run_specs(cfg) + iso_flops_specs(cfg)
+    chosen = tuned(cfg)
+    specs = run_specs(cfg, chosen) + iso_flops_specs(cfg, chosen) + plateau_specs(cfg, chosen)
     table = get_or_build(ARTIFACT, config=artifact_config(specs), kind="table",
                          build_fn=lambda: runs_table(train_all(specs, cfg.workers, cfg.executor,
                                                                    cfg.scheduler)),
@@ -285,19 +362,43 @@ def run(cfg: Config) -> pd.DataFrame:
     return results_frame(table_records(table), cfg.steps)
 
 
+def tuned(cfg: Config) -> dict | None:
+    """{recipe: chosen RunSpec fields} from the tuning stage (`tuning.tune`), or None
+    without tuning (`tune_budget` 0)."""
+    if not cfg.tune_budget:
+        return None
+    from .tuning import choose, tune
+
+    return choose(tune(cfg), cfg)
+
+
 def results_frame(records: list[dict], steps: int | None = None) -> pd.DataFrame:
     """Flatten run records into a DataFrame (one row per run).
 
-    `extended` marks runs longer than the grid's `steps` (SR-STE at matched FLOPs); the
-    equal-steps tables leave them out.
+    `extended` marks runs off the grid's `steps`, which the equal-steps tables leave out;
+    `role` says which: "grid", "matched" (SR-STE trained longer to matched FLOPs) or "half"
+    (dense at `steps // 2` for the plateau check). A split setting ("ff=1:32,attn=1:8") has
+    `split` True and no `sparsity`: it is a cell of its own, not a point on that axis.
+    `test_bpc` is there when the runs held out a test split.
     """
+    from ...sparsity import is_split
+
     rows = []
     for r in records:
         s = r["spec"]
-        n, m = (int(v) for v in s["pattern"].split(":"))
+        split = is_split(s["pattern"])
+        if split:
+            sparsity = float("nan")
+        else:
+            n, m = (int(v) for v in s["pattern"].split(":"))
+            sparsity = 1 - n / m
+        off = steps is not None and s["steps"] != steps
+        role = "grid" if not off else ("half" if s["recipe"] == "dense" and s["steps"] < steps
+                                       else "matched")
+        test = {"test_bpc": r["test_bpc"]} if "test_bpc" in r else {}
         rows.append({"recipe": s["recipe"], "pattern": s["pattern"], "seed": s["seed"],
-                     "steps": s["steps"], "extended": steps is not None and s["steps"] != steps,
-                     "sparsity": 1 - n / m, "val_bpc": r["val_bpc"],
+                     "steps": s["steps"], "extended": off, "role": role, "split": split,
+                     "sparsity": sparsity, "val_bpc": r["val_bpc"], **test,
                      "train_flops": r["train_flops"], "wall_s": r.get("wall_s", float("nan")),
                      "cpu_s": r.get("cpu_s", float("nan")), "record": r})
     return pd.DataFrame(rows)

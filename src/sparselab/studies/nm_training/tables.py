@@ -10,6 +10,13 @@ import pandas as pd
 DECAYING = ("mdgf_linear", "mdgf_exp", "sdgf_stepwise", "sdgf_geometric")
 
 
+def score(df: pd.DataFrame) -> str:
+    """The column final numbers are read from: `test_bpc` when every run held out a test split
+    (issue 15's design: tuning and curves on validation, final numbers on test), else
+    `val_bpc`."""
+    return "test_bpc" if "test_bpc" in df and df["test_bpc"].notna().all() else "val_bpc"
+
+
 def _grid(df: pd.DataFrame) -> pd.DataFrame:
     """The equal-steps grid (without SR-STE runs extended to matched FLOPs)."""
     return df[~df.extended] if "extended" in df else df
@@ -24,7 +31,7 @@ def _order(df: pd.DataFrame) -> list[str]:
 def dense_bpc(df: pd.DataFrame) -> pd.Series:
     """Validation bits per character of the dense runs, indexed by seed."""
     df = _grid(df)
-    return df[df.recipe == "dense"].set_index("seed")["val_bpc"]
+    return df[df.recipe == "dense"].set_index("seed")[score(df)]
 
 
 def table_summary(df: pd.DataFrame) -> pd.DataFrame:
@@ -32,9 +39,10 @@ def table_summary(df: pd.DataFrame) -> pd.DataFrame:
     df = _grid(df)
     dense = dense_bpc(df)
     sparse = df[df.recipe != "dense"].copy()
-    sparse["gap"] = sparse.val_bpc - sparse.seed.map(dense)
+    col = score(df)
+    sparse["gap"] = sparse[col] - sparse.seed.map(dense)
     out = sparse.groupby(["pattern", "recipe"]).agg(
-        bpc=("val_bpc", "mean"), bpc_std=("val_bpc", "std"), seeds=("seed", "nunique"),
+        bpc=(col, "mean"), bpc_std=(col, "std"), seeds=("seed", "nunique"),
         gap_to_dense=("gap", "mean"), gap_std=("gap", "std"),
         train_gflops=("train_flops", lambda f: f.mean() / 1e9))
     out["gap_pct"] = 100 * out.gap_to_dense / dense.mean() if len(dense) else np.nan
@@ -52,11 +60,12 @@ def paired_vs(df: pd.DataFrame, baseline: str = "sr_ste") -> pd.DataFrame:
     from scipy import stats
 
     df = _grid(df)
-    base = df[df.recipe == baseline].set_index(["pattern", "seed"])["val_bpc"]
+    col = score(df)
+    base = df[df.recipe == baseline].set_index(["pattern", "seed"])[col]
     rows = []
     for (pattern, recipe), g in df[~df.recipe.isin(["dense", baseline])].groupby(["pattern", "recipe"]):
         ref = base.reindex([(pattern, s) for s in g.seed]).to_numpy()
-        diff = g.val_bpc.to_numpy() - ref
+        diff = g[col].to_numpy() - ref
         diff = diff[~np.isnan(diff)]
         if not len(diff):
             continue
@@ -131,14 +140,19 @@ def plot_bpc_vs_sparsity(df: pd.DataFrame):
     df = _grid(df)
     import matplotlib.pyplot as plt
 
-    order = _order(df)
+    order, col = _order(df), score(df)
+    uniform = [p for p in order if "=" not in p]  # split settings: markers apart, no line
     fig, ax = plt.subplots(figsize=(7, 4))
     recipes = sorted(df[df.recipe != "dense"].recipe.unique())
     for i, recipe in enumerate(recipes):
-        g = df[df.recipe == recipe].groupby("pattern").val_bpc.agg(["mean", "std"]).reindex(order)
+        g = df[df.recipe == recipe].groupby("pattern")[col].agg(["mean", "std"]).reindex(order)
         x = np.arange(len(order)) + (i - len(recipes) / 2) * 0.04
-        ax.errorbar(x, g["mean"], yerr=g["std"], marker="o", capsize=3, label=recipe,
-                    ls="--" if recipe in DECAYING else "-")
+        k = len(uniform)
+        line = ax.errorbar(x[:k], g["mean"][:k], yerr=g["std"][:k], marker="o", capsize=3,
+                           label=recipe, ls="--" if recipe in DECAYING else "-")
+        if len(order) > k:
+            ax.errorbar(x[k:], g["mean"][k:], yerr=g["std"][k:], marker="s", capsize=3,
+                        ls="none", color=line[0].get_color())
     dense = dense_bpc(df)
     if len(dense):
         ax.axhspan(dense.mean() - dense.std(ddof=1) if len(dense) > 1 else dense.mean(),
@@ -146,8 +160,8 @@ def plot_bpc_vs_sparsity(df: pd.DataFrame):
                    alpha=0.15)
         ax.axhline(dense.mean(), color="k", lw=1, label="dense")
     ax.set_xticks(range(len(order)), order)
-    ax.set_xlabel("N:M pattern (sparsity increases to the right)")
-    ax.set_ylabel("validation bits per character")
+    ax.set_xlabel("N:M pattern (sparsity increases to the right; split settings last)")
+    ax.set_ylabel(f"{'test' if col == 'test_bpc' else 'validation'} bits per character")
     ax.legend(fontsize=8, ncol=2)
     fig.tight_layout()
     return fig
@@ -164,7 +178,8 @@ def plot_flops(df: pd.DataFrame):
     colors = {r: f"C{i}" for i, r in enumerate(sorted(df.recipe.unique()))}
     for ax, pattern in zip(axes[0], order):
         for recipe, g in df[(df.pattern == pattern) | (df.recipe == "dense")].groupby("recipe"):
-            ax.scatter(g.train_flops / 1e9, g.val_bpc, s=14, color=colors[recipe], label=recipe)
+            ax.scatter(g.train_flops / 1e9, g[score(df)], s=14, color=colors[recipe],
+                       label=recipe)
         ax.set_title(pattern)
         ax.set_xlabel("training GFLOPs")
     axes[0][0].set_ylabel("validation bpc")
@@ -225,16 +240,19 @@ def table_matched_flops(df: pd.DataFrame) -> pd.DataFrame:
     """
     if "extended" not in df or not df.extended.any():
         return pd.DataFrame()
-    rows = []
-    for pattern, long in df[df.extended].groupby("pattern"):
+    matched = df[df.extended & (df.recipe == "sr_ste")]  # not the plateau check's dense runs
+    if matched.empty:
+        return pd.DataFrame()
+    rows, col = [], score(df)
+    for pattern, long in matched.groupby("pattern"):
         grid = _grid(df)
         row = {"pattern": pattern, "sr_ste_steps": int(long.steps.iloc[0]),
-               "sr_ste_long": long.val_bpc.mean(), "sr_ste_long_std": long.val_bpc.std(ddof=1)}
+               "sr_ste_long": long[col].mean(), "sr_ste_long_std": long[col].std(ddof=1)}
         for recipe in ("sr_ste", "mdgf_exp", "mdgf_linear"):
             g = grid[(grid.pattern == pattern) & (grid.recipe == recipe)]
-            row[recipe] = g.val_bpc.mean() if len(g) else np.nan
+            row[recipe] = g[col].mean() if len(g) else np.nan
         mdgf = grid[(grid.pattern == pattern) & (grid.recipe == "mdgf_exp")].set_index("seed")
-        diff = (mdgf.val_bpc - long.set_index("seed").val_bpc).dropna()
+        diff = (mdgf[col] - long.set_index("seed")[col]).dropna()
         row["flops_ratio"] = long.train_flops.mean() / mdgf.train_flops.mean() if len(mdgf) \
             else np.nan
         row["mdgf_exp_minus_long"] = diff.mean() if len(diff) else np.nan
@@ -247,13 +265,14 @@ def table_matched_flops(df: pd.DataFrame) -> pd.DataFrame:
 def metrics(df: pd.DataFrame) -> dict[str, float]:
     """Flat metrics: `val_bpc/<recipe>/<pattern>`, gaps, equal-FLOPs bpc, paired diffs, flips."""
     m: dict[str, float] = {}
+    col = score(df)  # val_bpc, or test_bpc when the runs held out a test split
     dense = dense_bpc(df)
     if len(dense):
-        m["val_bpc/dense"] = dense.mean()
-        m["val_bpc_std/dense"] = dense.std(ddof=1) if len(dense) > 1 else np.nan
+        m[f"{col}/dense"] = dense.mean()
+        m[f"{col}_std/dense"] = dense.std(ddof=1) if len(dense) > 1 else np.nan
     for (pattern, recipe), r in table_summary(df).iterrows():
-        m[f"val_bpc/{recipe}/{pattern}"] = r.bpc
-        m[f"val_bpc_std/{recipe}/{pattern}"] = r.bpc_std
+        m[f"{col}/{recipe}/{pattern}"] = r.bpc
+        m[f"{col}_std/{recipe}/{pattern}"] = r.bpc_std
         m[f"gap_to_dense/{recipe}/{pattern}"] = r.gap_to_dense
         m[f"train_gflops/{recipe}/{pattern}"] = r.train_gflops
     for (pattern, recipe), r in table_iso_flops(df).iterrows():
@@ -261,7 +280,7 @@ def metrics(df: pd.DataFrame) -> dict[str, float]:
     for (pattern, recipe), r in paired_vs(df).iterrows():
         m[f"diff_vs_sr_ste/{recipe}/{pattern}"] = r.diff_bpc
     for pattern, r in table_matched_flops(df).iterrows():
-        m[f"val_bpc/sr_ste_matched_flops/{pattern}"] = r.sr_ste_long
+        m[f"{col}/sr_ste_matched_flops/{pattern}"] = r.sr_ste_long
         m[f"mdgf_exp_minus_sr_ste_matched_flops/{pattern}"] = r.mdgf_exp_minus_long
     fl = flip_frame(df)
     if not fl.empty:
@@ -287,9 +306,9 @@ def headline(df: pd.DataFrame) -> dict[str, float]:
 
     grid = _grid(df)
     out = {"dense_bpc": float(dense_bpc(grid).mean())}
-    order = _order(grid)
+    order = [p for p in _order(grid) if "=" not in p]  # uniform patterns, not split settings
     if order:
-        sr = grid[(grid.recipe == "sr_ste") & (grid.pattern == order[-1])].val_bpc
+        sr = grid[(grid.recipe == "sr_ste") & (grid.pattern == order[-1])][score(grid)]
         if len(sr):
             out[f"sr_ste_bpc@{order[-1]}"] = float(sr.mean())
     res = by_id(evaluate(df))

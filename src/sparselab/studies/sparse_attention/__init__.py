@@ -3,8 +3,17 @@
 The notebook imports this package as `study`: `study.Config`, `study.run(cfg)`, tables and
 figures. Modules: config (parameters), pipeline (the computation; named so that `study.run`, the function, does not shadow a module), the rest by topic.
 """
-from . import claims, text
+from . import calibrate, checks, claims, text
 from .config import Config
+from .design import (
+    design_record,
+    long_family_table,
+    plot_isocost,
+    save_design,
+    table_calibration,
+    table_design,
+    table_isocost,
+)
 from .pipeline import (
     PREFILL_BACKEND,
     REAL_METHODS_EXCLUDE,
@@ -35,7 +44,52 @@ from .pipeline import (
     table_ranking,
     table_relative_error,
     table_sparsity,
+    table_unlearned,
     train_models,
 )
 
-__all__ = ["PREFILL_BACKEND", "REAL_METHODS_EXCLUDE", "Cell", "Config", "Results", "claims", "evaluate_unit", "grid_cells", "headline", "learned", "max_compression", "mean_ci", "metrics", "plot_accuracy_vs_compression", "plot_isoflops", "plot_max_compression", "plot_sparsity", "pooled_cells", "recipe_for", "run", "summarise_row", "table_accuracy", "table_accuracy_grid", "table_dense", "table_isoflops", "table_isoflops_wins", "table_max_compression", "table_max_compression_methods", "table_ranking", "table_relative_error", "table_sparsity", "text", "train_models"]
+__all__ = [
+    "PREFILL_BACKEND",
+    "REAL_METHODS_EXCLUDE",
+    "Cell",
+    "Config",
+    "Results",
+    "calibrate",
+    "checks",
+    "claims",
+    "design_record",
+    "evaluate_unit",
+    "grid_cells",
+    "headline",
+    "learned",
+    "long_family_table",
+    "max_compression",
+    "mean_ci",
+    "metrics",
+    "plot_accuracy_vs_compression",
+    "plot_isocost",
+    "plot_isoflops",
+    "plot_max_compression",
+    "plot_sparsity",
+    "pooled_cells",
+    "recipe_for",
+    "run",
+    "save_design",
+    "summarise_row",
+    "table_accuracy",
+    "table_accuracy_grid",
+    "table_calibration",
+    "table_dense",
+    "table_design",
+    "table_isocost",
+    "table_isoflops",
+    "table_isoflops_wins",
+    "table_max_compression",
+    "table_max_compression_methods",
+    "table_ranking",
+    "table_relative_error",
+    "table_sparsity",
+    "table_unlearned",
+    "text",
+    "train_models",
+]

@@ -11,8 +11,10 @@ model and method sees the same prompts, so differences are paired on them.
 - 2a decode tolerates more: the largest *achieved* compression non-inferior to dense (every
   grid level up to it passes the one-sided test) per model and phase, decode vs prefill, as a
   difference of log2 thresholds with a prompt bootstrap CI (`bootstrap_compare`).
-- 2b grows with model size in decode: needs >= 2 training seeds per size (a model-size effect
-  is otherwise confounded with the seed); untestable with the seeds we train.
+- 2b grows with model size in decode: slope of log2(largest non-inferior decode C) on log2 N
+  over sizes (per-size mean over seeds), percentile CI from resampling training seeds within
+  each size; needs >= 3 sizes with >= 2 seeds each (a model-size effect is otherwise
+  confounded with the seed), else untestable.
 - 3a no universal winner within a phase: every real method is beaten significantly by another
   on some task type (dispersion x scope); disagrees when one method beats every other on every
   task type.
@@ -70,6 +72,15 @@ REL_ERROR_FALLS = C.Claim(
     paper_value={"16K": 0.33, "32K": 0.26, "64K": 0.20}, paper_source=SRC + ", v2, budget 1/20",
     hypothesis="less", unit="relative error per doubling of L",
     estimand="within-series slope of (dense - sparse) / dense on log2 L at budget 1/16")
+
+
+ISOCOST = C.Claim(
+    id="01.isocost", claim="At equal prefill CPU seconds, a larger sparse model beats a smaller "
+    "dense one (beyond the paper: isoFLOPS measured in wall time on our kernel)",
+    paper_value="not in the paper (issue 14's isoCost)", paper_source="issue 14",
+    hypothesis="greater", unit="accuracy",
+    estimand="accuracy of the best larger sparse prefill configuration whose measured prefill "
+    "time is <= a smaller dense model's, minus that dense model's, per prompt (longest timed L)")
 
 
 def _for(claim: C.Claim, phase: str, text: str = "") -> C.Claim:
@@ -350,14 +361,88 @@ def isoflops(cells: pd.DataFrame, n_params: dict) -> C.ClaimResult:
     return C.judge_any(ISOFLOPS, C.cell_tests(fam, ISOFLOPS))
 
 
-def decode_grows(n_seeds: int, n_models: int) -> C.ClaimResult:
-    """Finding 2b: a size effect needs >= MIN_SEEDS training seeds per size (and >= 3 sizes)."""
-    if n_models < 3:
+def isocost(cells: pd.DataFrame, table: pd.DataFrame) -> C.ClaimResult:
+    """01.isocost on `design.table_isocost` (measured seconds beside accuracy): for each dense
+    model, the most accurate larger model's sparse prefill configuration that is no slower,
+    paired on prompts against it (Holm across dense models); untestable without timings."""
+    if table.empty:
+        return C.untestable(ISOCOST, "prefill wall time was not measured (timing_repeats = 0)",
+                            quantity="timed (model, length, method, C)", measured=0, threshold=1)
+    top = table[table.length == table.length.max()]
+    length = int(top.length.iloc[0])
+
+    def scores(model, method, level):
+        c = cells[(cells.model == model) & (cells.length == length) & (cells.phase == "prefill")
+                  & (cells.method == method) & (cells.level == level)].sort_values("task")
+        return np.concatenate(c["scores"].to_list()) if len(c) else np.array([])
+
+    fam = {}
+    for d in top[top.method == "dense"].itertuples():
+        cand = top[(top.n_params > d.n_params) & (top.method != "dense") & (top.seconds <= d.seconds)]
+        if cand.empty:
+            continue
+        b = cand.sort_values(["accuracy", "seconds"], ascending=[False, True]).iloc[0]
+        a, ref = scores(b.model, b.method, b.C), scores(d.model, "dense", 1.0)
+        if len(a) and len(a) == len(ref):
+            fam[f"{b.model}/{b.method}/C={b.C:g} ({b.seconds:.3g} s) vs {d.model} dense "
+                f"({d.seconds:.3g} s)"] = (a, ref)
+    if not fam:
+        return C.untestable(ISOCOST, f"at L = {length} no larger model's sparse prefill is as fast "
+                            "as a smaller dense one", quantity="candidate configurations",
+                            measured=0, threshold=1)
+    return C.judge_any(ISOCOST, C.cell_tests(fam, ISOCOST))
+
+
+def _instances(models: pd.DataFrame) -> pd.DataFrame:
+    """(model instance, size, seed, n_params) of a run's models (one seed: size = model)."""
+    t = models[["model", "n_params"]].copy()
+    t["size"] = models.get("size", models["model"])
+    t["seed"] = models.get("seed", 0)
+    return t
+
+
+def size_slope(log_n: np.ndarray, values: list[np.ndarray]) -> float:
+    """Least-squares slope over sizes of the per-size mean of `values` on `log_n`."""
+    return float(np.polyfit(log_n, [v.mean() for v in values], 1)[0])
+
+
+def seed_bootstrap(log_n: np.ndarray, values: list[np.ndarray], n_boot: int, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float, float]:
+    """(slope, CI low, CI high): `size_slope` with a percentile CI from resampling each size's
+    training seeds (with replacement, within the size: the sizes are the design's)."""
+    rng = np.random.default_rng(seed)
+    reps = np.array([size_slope(log_n, [v[rng.integers(0, len(v), len(v))] for v in values])
+                     for _ in range(n_boot)])
+    lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
+    return size_slope(log_n, values), float(lo), float(hi)
+
+
+def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
+                 n_boot: int = C.N_BOOT) -> C.ClaimResult:
+    """Finding 2b: slope of log2(largest non-inferior decode C) on log2 N over sizes, CI over
+    training seeds; needs >= 3 sizes that learned a task, >= MIN_SEEDS seeds for >= 3 of them."""
+    inst = _instances(models)
+    inst = inst[inst.model.isin(set(cells.model))]
+    n_sizes = int(inst["size"].nunique())
+    if n_sizes < 3:
         return C.untestable(DECODE_GROWS, "a trend over model size needs >= 3 sizes that learned "
-                            "a task", quantity="model sizes", measured=n_models, threshold=3)
-    return C.untestable(DECODE_GROWS, "one training seed per model size: a difference between "
-                        "sizes cannot be told from a difference between training runs",
-                        quantity="training seeds per model size", measured=n_seeds, threshold=MIN_SEEDS)
+                            "a task", quantity="model sizes", measured=n_sizes, threshold=3)
+    per_size = inst.groupby("size")["seed"].nunique()
+    if (per_size >= MIN_SEEDS).sum() < 3:
+        return C.untestable(DECODE_GROWS, "fewer than 3 model sizes with several training seeds: "
+                            "a difference between sizes cannot be told from a difference between "
+                            "training runs", quantity="training seeds per model size",
+                            measured=int(per_size.min()), threshold=MIN_SEEDS)
+    th = table_thresholds(cells, cfg)["decode"].dropna()
+    inst = inst[inst.model.isin(th.index)]
+    sizes = inst.groupby("size")["n_params"].first().sort_values()
+    values = [np.log2(th[inst[inst["size"] == z].model].to_numpy(float)) for z in sizes.index]
+    log_n = np.log2(sizes.to_numpy(float))
+    value, lo, hi = seed_bootstrap(log_n, values, n_boot, level=DECODE_GROWS.ci_level)
+    est = C.Estimate(value, lo, hi, DECODE_GROWS.ci_level, len(inst),
+                     f"slope over {len(sizes)} sizes of the per-size mean; percentile bootstrap "
+                     f"over training seeds within each size, {n_boot} resamples, seed 0")
+    return C.judge(DECODE_GROWS, est)
 
 
 def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
@@ -365,8 +450,12 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
     cells = res.cells
     lrn = learned_cells(cells, cfg.min_dense)
     n_params = dict(zip(res.models.model, res.models.n_params))
-    seeds = int(res.models["seeds"].min()) if "seeds" in res.models else 1
     out = [isoflops(cells, n_params)]
+    timed = getattr(res, "prefill_seconds", None)
+    if timed is not None and len(timed):  # opt-in (timing_repeats > 0): claims.json unchanged otherwise
+        from .design import table_isocost
+
+        out.append(isocost(cells, table_isocost(res)))
     if lrn.empty:  # nothing learned: no model can lose accuracy to sparsity
         units = int(cells[cells.method == "dense"].drop_duplicates(["model", "length", "task"]).shape[0])
         for claim in (DECODE_MORE, DECODE_GROWS, *(_for(c, ph) for c in (NO_WINNER, MODERATE_HURTS, REL_ERROR_FALLS)
@@ -375,7 +464,7 @@ def evaluate(res, cfg: Config, n_boot: int = C.N_BOOT) -> list[C.ClaimResult]:
                                     f"accuracy {cfg.min_dense:g}", quantity="learned units",
                                     measured=0, threshold=1))
         return out
-    out += [decode_tolerates_more(lrn, cfg, n_boot), decode_grows(seeds, int(lrn.model.nunique()))]
+    out += [decode_tolerates_more(lrn, cfg, n_boot), decode_grows(lrn, res.models, cfg, n_boot)]
     for phase in ("prefill", "decode"):
         out.append(no_universal_winner(lrn, phase))
     for phase in ("prefill", "decode"):

@@ -68,7 +68,13 @@ def short_length_overrides(phase: str, method: str, length: int) -> dict[str, An
     still 16x more (relative to L) than the paper's 64 diagonals at 16K tokens. Quest's page is
     L / 16 tokens too (16 pages at every length; its default 16-token page would leave 4 pages
     at L = 64, too coarse for any budget between dense and one page).
+
+    From L = 2048 on (`PAPER_GRANULARITY_LENGTH`) nothing is overridden: `params_for_length`
+    has reached METHODS §2's sizes (64-token blocks and local band, 16-token Quest pages and
+    Block-Sparse blocks, SnapKV pooling 21), as issue 14 asks of the long design.
     """
+    if length >= PAPER_GRANULARITY_LENGTH:  # long prompts: the paper's granularity as is
+        return {}
     local = max(4, min(64, length // 16))
     if phase == "prefill" and method in ("vertical_slash", "flexprefill"):
         return {"local": local, "block": local}
@@ -79,7 +85,16 @@ def short_length_overrides(phase: str, method: str, length: int) -> dict[str, An
     return {}
 
 
+PAPER_GRANULARITY_LENGTH = 2048
 LAYOUT_METHODS = ("vertical_slash", "block_sparse", "flexprefill", "sliding_window")
+
+
+def base_kwargs(phase: str, method: str, length: int) -> dict[str, Any]:
+    """Constructor arguments of `method` at `length` without its budget (compression / alpha)."""
+    kw = method_kwargs(phase, method, 1.0, length, {1: 1.0})
+    kw.pop("compression", None)
+    kw.pop("alpha", None)
+    return kw
 
 
 def build_method(phase: str, method: str, level: float, length: int, flex_alpha: dict,
@@ -122,28 +137,41 @@ STAGE = "sparse_attention"  # cells live under <cache>/cells/sparse_attention/
 
 
 def sweep_cell(model_name: str, model_key: dict, weights: str, length: int, task: str,
-               cell: Cell, n: int, flex_alpha: dict, backend: str = "torch") -> dict:
+               cell: Cell, n: int, flex_alpha: dict, backend: str = "torch",
+               budget: dict | None = None, protocol: str = "answer") -> dict:
     """One grid point as a `sparselab.sweeps` cell: everything its scores depend on.
 
     `weights` is the sha of the exact weights scored (`workers.weights_sha`). `backend` is
     part of the cell only where it is used (block-layout prefill methods): the numba kernel
-    equals torch within fp32 tolerance, not bit for bit.
+    equals torch within fp32 tolerance, not bit for bit. `budget`: the calibrated budget
+    arguments (`calibrate`) replacing the level's label; `protocol`: the decode protocol
+    (`protocol.PROTOCOLS`). Both enter the cell only when given / not "answer", so the cells of
+    the original design keep their keys.
     """
     uses_backend = cell.phase == "prefill" and cell.method in LAYOUT_METHODS
-    return {"model": model_name, "length": int(length), "task": task, "phase": cell.phase,
-            "method": cell.method, "level": float(cell.level), "n": int(n),
-            "kwargs": method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha),
-            "backend": backend if uses_backend else None, "weights": weights,
-            "model_key": model_key}
+    kwargs = (method_kwargs(cell.phase, cell.method, cell.level, length, flex_alpha)
+              if budget is None or cell.method == "dense"
+              else base_kwargs(cell.phase, cell.method, length) | dict(budget))
+    out = {"model": model_name, "length": int(length), "task": task, "phase": cell.phase,
+           "method": cell.method, "level": float(cell.level), "n": int(n), "kwargs": kwargs,
+           "backend": backend if uses_backend else None, "weights": weights,
+           "model_key": model_key}
+    if protocol != "answer" and cell.phase == "decode" and cell.method != "dense":
+        out["protocol"] = protocol
+    return out
 
 
 def unit_cells(model_name: str, model_key: dict, weights: str, task, n: int, cells: list[Cell],
-               flex_alpha: dict, backend: str = "torch") -> list[dict]:
+               flex_alpha: dict, backend: str = "torch", budgets: dict | None = None,
+               protocol: str = "answer") -> list[dict]:
     """The sweep cells one (model, length, task) needs: dense once, then every sparse level
-    (level 1 is dense for every method, so those rows are served by the dense cell)."""
+    (level 1 is dense for every method, so those rows are served by the dense cell).
+
+    `budgets`: {Cell: budget arguments} of a calibrated design (None: the levels' labels)."""
     todo = [DENSE] + [c for c in cells if c.level != 1 and c != DENSE]
     return [sweep_cell(model_name, model_key, weights, task.length, task.key, c, n, flex_alpha,
-                       backend) for c in todo]
+                       backend, None if budgets is None else budgets.get(c), protocol)
+            for c in todo]
 
 
 def unit_rows(cells: list[Cell], records: list[dict]) -> list[dict]:
@@ -166,18 +194,47 @@ def _record(scores, pre_stats: dict, dec_stats: dict) -> dict:
 
 
 @torch.no_grad()
+def batch_size(length: int) -> int:
+    """Prompts per forward batch at long lengths: 2**24 / L^2 (one prompt at L = 4096, 64 at
+    L = 512); token-level methods hold (B, H, L, L) score matrices."""
+    return max(1, (1 << 24) // (int(length) ** 2))
+
+
 def score(model: TinyLM, task, cell: dict) -> dict:
-    """Score one sweep cell's `n` held-out samples (all in one batch) with `model`.
+    """Score one sweep cell's `n` held-out samples with `model` (one batch below
+    PAPER_GRANULARITY_LENGTH, as the original design always did; batches of `batch_size(L)`
+    from there on, the sparsities averaged over prompts).
 
     Prefill cells run the method in the prefill and decode densely; decode cells prefill
     densely and run the method at every generated token.
     """
-    length, n, kw = cell["length"], cell["n"], dict(cell["kwargs"])
-    samples = [task.sample(i, "test") for i in range(n)]
+    samples = [task.sample(i, "test") for i in range(cell["n"])]
+    step = len(samples) if cell["length"] < PAPER_GRANULARITY_LENGTH else batch_size(cell["length"])
+    parts = [_score_batch(model, task, cell, samples[i:i + step])
+             for i in range(0, len(samples), max(1, step))]
+    if len(parts) == 1:
+        return parts[0]
+    sizes = np.array([len(p["scores"]) for p in parts], float)
+    out = {"scores": [x for p in parts for x in p["scores"]]}
+    for k in parts[0]:
+        if k != "scores":
+            out[k] = float(np.dot([p[k] for p in parts], sizes) / sizes.sum())
+    return out
+
+
+def _score_batch(model: TinyLM, task, cell: dict, samples: list) -> dict:
+    length, kw = cell["length"], dict(cell["kwargs"])
     x = torch.from_numpy(np.stack([s.prompt for s in samples]))  # (B, T)
     n_new, eos = task.max_answer_len(), task.vocab.eos
     if cell["backend"] is not None:
         kw["backend"] = cell["backend"]
+    if cell.get("protocol", "answer") != "answer":  # decode on equal footing (`protocol`)
+        from .protocol import question_len, run_decode
+
+        ids, dec_stats = run_decode(model, x, DECODE.get(cell["method"])(**kw), n_new,
+                                    cell["protocol"], question_len(samples))
+        dec_stats.pop("density_per_sample")
+        return _record([task.score(r, s) for r, s in zip(ids.numpy(), samples)], {}, dec_stats)
     if cell["phase"] == "prefill":
         pm = PREFILL.get(cell["method"])(**kw)
         ids, info = model.generate(x, n_new, prefill=pm, decode=DECODE.get("dense")(), eos=eos)

@@ -51,10 +51,15 @@ class Results:
     cells: pd.DataFrame
     models: pd.DataFrame
     timings: dict = dataclasses.field(default_factory=dict)  # seconds (timings.json, not metrics)
+    # calibrated designs: one row per (model, length, phase, method, target C) (`calibrate`)
+    calibration: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
+    # timing_repeats > 0: prefill wall time per (model, length, method, C) (`design`)
+    prefill_seconds: pd.DataFrame = dataclasses.field(
+        default_factory=lambda: pd.DataFrame(columns=["model", "length", "method", "C", "seconds"]))
 
 
-def recipe_for(cfg: Config, name: str):
-    """The cached suite recipe (`SuiteRecipe`) that trains family member `name`."""
+def recipe_for(cfg: Config, name: str, seed: int = 0):
+    """The cached suite recipe (`SuiteRecipe`) that trains family member `name` with `seed`."""
     from ...models.recipe import SuiteRecipe
     from ...models.trainer import TrainConfig
 
@@ -63,9 +68,10 @@ def recipe_for(cfg: Config, name: str):
             raise ValueError(f"{what} needs an entry for model {name!r}")
     steps = int(cfg.train_steps[name])
     train = TrainConfig(steps=steps, batch_size=int(cfg.train_batch[name]), lr=float(cfg.train_lr[name]),
-                        warmup=min(100, steps), seed=0, ckpt_every=250)
+                        warmup=min(100, steps), seed=int(seed), ckpt_every=250)
+    weights = {str(k): float(v) for k, v in cfg.train_task_weights.items()} or None  # {}: uniform
     return SuiteRecipe(model=name, tasks="all", lengths=tuple(int(n) for n in cfg.train_lengths), train=train,
-                       short_frac=float(cfg.train_short_frac))
+                       short_frac=float(cfg.train_short_frac), task_weights=weights)
 
 
 MODEL_STAGE = "sparse_attention_models"
@@ -91,7 +97,7 @@ def pretrain(cfg: Config, progress: bool = True) -> None:
 
     if current_mode() not in ("off", "fresh"):
         return  # committed artifacts decide; whatever is missing is built one by one
-    recipes = [recipe_for(cfg, name) for name in cfg.models]
+    recipes = [recipe_for(cfg, name, seed) for _, name, seed in cfg.instances()]
     missing = [r.to_dict() for r in recipes if not is_complete(suite_model_path(r))]
     if missing:
         run_sweep(train_model_cell, missing, stage=MODEL_STAGE, executor=cfg.executor,
@@ -112,15 +118,15 @@ def _trained_state(recipe) -> tuple[dict, dict]:
 
 
 def train_models(cfg: Config) -> dict:
-    """{name: (model, meta, model key)}: each family member's weights come from the committed
+    """{instance: (model, meta, model key)}: each model's weights come from the committed
     artifact `01_sparse_attention/models/<slug>` (fp16 safetensors, fingerprinted by the
     recipe) or are trained and cached; see `sparselab.artifacts` for the modes."""
     from ...artifacts import get_or_build
     from ...models.recipe import model_from_state
 
     out = {}
-    for name in cfg.models:
-        recipe = recipe_for(cfg, name)
+    for name, size, seed in cfg.instances():
+        recipe = recipe_for(cfg, size, seed)
         state, meta = get_or_build(
             f"01_sparse_attention/models/{recipe.slug()}", recipe.to_dict(),
             lambda r=recipe: _trained_state(r), kind="checkpoint", dtype=MODEL_DTYPE,
@@ -148,20 +154,50 @@ RAW_COLUMNS = ["model", "n_params", "length", "task", "dispersion", "scope", "ph
                "decode_effective"]
 
 
-def grid_config(cfg: Config, models: dict) -> dict:
+def grid_config(cfg: Config, models: dict, calibration: pd.DataFrame | None = None) -> dict:
     """Everything the grid's scores depend on (the grid artifact's fingerprint): the trained
-    weights (their recipes), lengths, tasks, methods, levels, samples, backend, protocol."""
+    weights (their recipes), lengths, tasks, methods, levels, samples, backend, protocol.
+
+    The design options of issue 14 (calibrated budgets with their `calibration` table, the
+    decode protocol) enter only when they differ from the original design, whose fingerprints
+    stay as they were (tests/unit/test_study01_pins.py)."""
     from .grid import VERSION
 
-    return {"models": {name: models[name][2] for name in cfg.models},
-            "lengths": {name: [int(n) for n in cfg.model_lengths.get(name, cfg.lengths)] for name in cfg.models},
-            "tasks": list(cfg.tasks), "cells": [[c.phase, c.method, c.level] for c in grid_cells(cfg)],
-            "flex_alpha": {str(k): float(v) for k, v in cfg.flex_alpha.items()},
-            "n_samples": {name: int(cfg.n_samples[name]) for name in cfg.models},
-            "backend": PREFILL_BACKEND, "cell_version": VERSION}
+    names = [inst for inst, _, _ in cfg.instances()]
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    out = {"models": {name: models[name][2] for name in names},
+           "lengths": {name: model_lengths(cfg, name) for name in names},
+           "tasks": list(cfg.tasks), "cells": [[c.phase, c.method, c.level] for c in grid_cells(cfg)],
+           "flex_alpha": {str(k): float(v) for k, v in cfg.flex_alpha.items()},
+           "n_samples": {name: int(cfg.n_samples[sizes[name]]) for name in names},
+           "backend": PREFILL_BACKEND, "cell_version": VERSION}
+    if cfg.budgets != "labels":
+        out["budgets"] = cfg.budgets
+        out["calibration"] = [] if calibration is None else budgets_of(calibration)
+    if cfg.decode_protocol != "answer":
+        out["decode_protocol"] = cfg.decode_protocol
+    if cfg.search != "grid":
+        out["search"] = {"mode": cfg.search, "margin": cfg.margin, "alpha": cfg.alpha}
+    return out
 
 
-def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFrame:
+def model_lengths(cfg: Config, instance: str) -> list[int]:
+    """Evaluation lengths of a model instance (`model_lengths` is keyed by family member)."""
+    size = instance.split("-seed")[0]
+    return [int(n) for n in cfg.model_lengths.get(instance, cfg.model_lengths.get(size, cfg.lengths))]
+
+
+def budgets_of(calibration: pd.DataFrame) -> list[list]:
+    """[model, length, phase, method, target C, budget] of every reached target (sorted)."""
+    if calibration.empty:
+        return []
+    ok = calibration[calibration.achieved_C.notna()]
+    return sorted([[r.model, int(r.length), r.phase, r.method, float(r.target_C),
+                    {k: float(v) for k, v in sorted(r.budget.items())}] for r in ok.itertuples()])
+
+
+def grid_records(cfg: Config, models: dict, progress: bool = True,
+                 calibration: pd.DataFrame | None = None) -> pd.DataFrame:
     """The raw grid: one row per (model, length, task, phase, method, level) with per-sample
     scores and measured sparsity (RAW_COLUMNS). Its cells are one `sparselab.sweeps` sweep
     (`cfg.executor`, one torch thread each, cached one by one: resumable, and the numbers do
@@ -169,20 +205,28 @@ def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFra
     from ...sweeps import run_sweep
     from ...tasks.suite import build_tasks
 
-    cells, rows = grid_cells(cfg), []
-    units = [(name, length) for name in cfg.models for length in cfg.model_lengths.get(name, cfg.lengths)]
-    plan, todo = [], []  # plan: (model, length, task, first sweep cell, number of cells)
+    if cfg.search == "adaptive":
+        from .adaptive import adaptive_records
+
+        df = pd.DataFrame(adaptive_records(cfg, models, progress, calibration))
+        df["scores"] = [np.asarray(s, dtype=float) for s in df["scores"]]
+        return df[RAW_COLUMNS]
+    rows = []
+    sizes = {inst: size for inst, size, _ in cfg.instances()}
+    units = [(name, length) for name in sizes for length in model_lengths(cfg, name)]
+    plan, todo = [], []  # plan: (model, length, task, cells, first sweep cell, number of cells)
     weights = {name: publish_weights(name, m[0]) for name, m in models.items()}
     for name, length in units:
         key = models[name][2]
+        cells, budgets = unit_design(cfg, calibration, name, int(length))
         for task in build_tasks(list(cfg.tasks), int(length)):
-            unit = unit_cells(name, key, weights[name], task, int(cfg.n_samples[name]), cells,
-                              cfg.flex_alpha, PREFILL_BACKEND)
-            plan.append((name, int(length), task, len(todo), len(unit)))
+            unit = unit_cells(name, key, weights[name], task, int(cfg.n_samples[sizes[name]]),
+                              cells, cfg.flex_alpha, PREFILL_BACKEND, budgets, cfg.decode_protocol)
+            plan.append((name, int(length), task, cells, len(todo), len(unit)))
             todo += unit
     res = run_sweep(score_cell, todo, stage=STAGE, version=VERSION, executor=cfg.executor,
                     scheduler=cfg.scheduler, threads=1, desc="study 01 grid", progress=progress)
-    for name, length, task, start, k in plan:
+    for name, length, task, cells, start, k in plan:
         n_params = int(models[name][0].n_params())
         for r in unit_rows(cells, res.rows[start:start + k]):
             rows.append({"model": name, "n_params": n_params, "length": length,
@@ -190,6 +234,24 @@ def grid_records(cfg: Config, models: dict, progress: bool = True) -> pd.DataFra
     df = pd.DataFrame(rows)
     df["scores"] = [np.asarray(s, dtype=float) for s in df["scores"]]
     return df[RAW_COLUMNS]
+
+
+def unit_design(cfg: Config, calibration: pd.DataFrame | None, model: str,
+                length: int) -> tuple[list[Cell], dict | None]:
+    """The grid cells of one (model, length) and their budgets: every cell with its label
+    (budgets None) in the original design; in a calibrated one each level is a target C, the
+    cells whose target the calibration did not reach are left out (they are null in the
+    calibration table)."""
+    cells = grid_cells(cfg)
+    if cfg.budgets == "labels":
+        return cells, None
+    if calibration is None or calibration.empty:
+        raise ValueError("budgets='calibrated' needs the calibration table (pipeline.calibration)")
+    cal = calibration[(calibration.model == model) & (calibration.length == length)
+                      & calibration.achieved_C.notna()]
+    budgets = {Cell(r.phase, r.method, float(r.target_C)): dict(r.budget) for r in cal.itertuples()}
+    keep = [c for c in cells if c.method == "dense" or c.level == 1 or c in budgets]
+    return keep, budgets
 
 
 def _artifact_wall(name: str) -> float | None:
@@ -210,14 +272,23 @@ def run(cfg: Config, progress: bool = True) -> Results:
 
     from ...artifacts import get_or_build
     from ...tasks.suite import build_tasks
+    from .checks import check_config
 
+    check_config(cfg)  # bad input fails here, naming the parameter, before any compute
     torch.set_num_threads(1)  # the machine is shared; one thread per sweep process
     t0 = time.perf_counter()
     pretrain(cfg, progress)
     models = train_models(cfg)
     t1 = time.perf_counter()
-    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models),
-                       lambda: grid_records(cfg, models, progress), kind="table",
+    if cfg.budgets == "calibrated":
+        from .calibrate import calibration
+
+        cal = calibration(cfg, models, progress)
+    else:
+        cal = None
+    t_cal = time.perf_counter()
+    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models, cal),
+                       lambda: grid_records(cfg, models, progress, cal), kind="table",
                        version=GRID_ARTIFACT_VERSION, command=ARTIFACT_COMMAND)
     t2 = time.perf_counter()
     n_new = {}
@@ -232,12 +303,28 @@ def run(cfg: Config, progress: bool = True) -> Results:
     df = pd.DataFrame(rows)
     ci = [mean_ci(s) for s in df["scores"]]
     df["ci_low"], df["ci_high"] = [c[1] for c in ci], [c[2] for c in ci]
+    inst = {name: (size, seed) for name, size, seed in cfg.instances()}
+    if len(inst) > len(cfg.models):  # several seeds: which family member and seed each row is
+        df["size"] = df.model.map(lambda m: inst[m][0])
+        df["seed"] = df.model.map(lambda m: inst[m][1])
     fam = [{"model": name, "n_params": model.n_params(), "d_model": model.cfg.d_model,
-            "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[name]),
-            "train_batch": int(cfg.train_batch[name]), "seeds": 1,
+            "n_layers": model.cfg.n_layers, "train_steps": int(cfg.train_steps[inst[name][0]]),
+            "train_batch": int(cfg.train_batch[inst[name][0]]),
+            "seeds": len(cfg.model_seeds(inst[name][0])),
             "final_loss": _final_loss(meta)} for name, (model, meta, _) in models.items()]
-    timings = {"models_s": t1 - t0, "grid_s": t2 - t1, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
-    return Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings)
+    if len(inst) > len(cfg.models):
+        for row in fam:
+            row["size"], row["seed"] = inst[row["model"]]
+    timings = {"models_s": t1 - t0, "grid_s": t2 - t_cal, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
+    if cal is not None:
+        timings["calibration_s"] = t_cal - t1
+    out = Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings,
+                  pd.DataFrame() if cal is None else cal)
+    if cfg.timing_repeats > 0:
+        from .design import timings_table
+
+        out.prefill_seconds = timings_table(cfg, models, cal)
+    return out
 
 
 def _final_loss(meta: dict) -> float:
@@ -256,6 +343,19 @@ def learned(res: Results, cfg: Config) -> Results:
     ok = dense[dense >= cfg.min_dense].index
     cells = res.cells.set_index(key)
     return Results(cells[cells.index.isin(ok)].reset_index(), res.models)
+
+
+def table_unlearned(res: Results, cfg: Config) -> pd.DataFrame:
+    """The (model, length, task) units kept out of every claim, with the reason: dense accuracy
+    below `min_dense` (issue 14: cells under the floor are listed, not silently dropped)."""
+    cols = ["model", "length", "task", "dense_accuracy", "reason"]
+    d = res.cells[(res.cells.method == "dense") & (res.cells.phase == "prefill")]
+    low = d[d.accuracy < cfg.min_dense].drop_duplicates(["model", "length", "task"])
+    out = pd.DataFrame({"model": low.model, "length": low.length, "task": low.task,
+                        "dense_accuracy": low.accuracy,
+                        "reason": [f"dense accuracy {a:.3f} < min_dense {cfg.min_dense:g}"
+                                   for a in low.accuracy]}, columns=cols)
+    return out.sort_values(["model", "length", "task"]).reset_index(drop=True)
 
 
 # ----- tables ---------------------------------------------------------------------------------

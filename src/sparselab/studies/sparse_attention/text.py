@@ -123,5 +123,29 @@ def protocol(cfg) -> str:
         f"rejected at alpha = {cfg.alpha:g}; units whose dense accuracy is below {cfg.min_dense:g} are left "
         "out of every test. Verdicts follow `sparselab.claims`: a directional claim agrees only with a "
         "significant effect in the paper's direction, disagrees with one in the opposite direction, "
-        "and is otherwise inconclusive."
+        "and is otherwise inconclusive." + design_text(cfg)
     )
+
+
+def design_text(cfg) -> str:
+    """What the issue-14 design options change in the protocol ("" for the original design)."""
+    parts = []
+    if cfg.budgets == "calibrated":
+        parts.append(
+            "**Calibrated budgets.** Each level C is a target of *achieved* compression: for every "
+            "(model, length, phase, method) the method's budget argument (FlexPrefill: alpha at its "
+            "largest min_budget, then the fixed-budget alpha = 0 points with min_budget falling) is "
+            f"bisected on the first {cfg.calibration_samples} test prompts of every task until the "
+            "mean achieved compression is within 15 % of C; unreachable targets are left out of the "
+            "grid and listed as unreachable in the calibration table. From L = 2048 the methods run "
+            "at the paper's granularity (64-token blocks, 16-token Quest pages, SnapKV pooling 21).")
+    if cfg.decode_protocol == "question":
+        parts.append(
+            "**Decode on equal footing.** In the decode phase only the context is prefilled "
+            "(densely); the question and `<a>` are decoded token by token with the method, so every "
+            "scored answer token, the first included, is produced by it.")
+    if any(len(cfg.model_seeds(m)) > 1 for m in cfg.models):
+        parts.append("**Seeds.** " + ", ".join(
+            f"{m}: seeds {cfg.model_seeds(m)}" for m in cfg.models if len(cfg.model_seeds(m)) > 1)
+            + "; claims about model size use CIs over seeds.")
+    return "".join("\n\n" + p for p in parts)

@@ -79,3 +79,16 @@ def score_cell(cell: dict) -> dict:
 
     return score(load_weights(cell["model"], cell["weights"]), _task(cell["task"], cell["length"]),
                  cell)
+
+
+def calibrate_cell(cell: dict) -> dict:
+    """Sweep cell function: calibrate one (model, length, phase, method) over its targets
+    (`calibrate.calibrate` on the first `n` test prompts of every task at that length)."""
+    from .calibrate import calibrate
+
+    tasks = [_task(t, cell["length"]) for t in cell["tasks"]]
+    samples = [t.sample(i, "test") for t in tasks for i in range(int(cell["n"]))]
+    n_new = {t.key: t.max_answer_len() for t in tasks}  # each task decodes as its cells do
+    recs = calibrate(load_weights(cell["model"], cell["weights"]), samples, cell["phase"],
+                     cell["method"], cell["targets"], n_new, cell["protocol"], cell["backend"])
+    return {"records": recs}

@@ -1,0 +1,43 @@
+"""Issue 14's pilot for study 01: train one model of the long design for a few steps at its
+lengths, time one calibration and one grid cell per phase at the longest length, and
+extrapolate the design's CPU hours per stage (train, calibration, grid).
+
+    python scripts/pilot_study01.py --model d128_l8 --steps 20 \
+        [--params notebooks/params/01_sparse_attention_tradeoffs.long.yaml] [--out pilot.json]
+
+Run it on a quiet machine (every number is a wall time on one thread).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import yaml
+
+from sparselab.studies import sparse_attention as study
+from sparselab.studies.sparse_attention.pilot import run_pilot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--params", default=str(ROOT / "notebooks" / "params"
+                                            / "01_sparse_attention_tradeoffs.long.yaml"))
+    ap.add_argument("--model", default=None, help="family member (default: the largest)")
+    ap.add_argument("--steps", type=int, default=20, help="training steps to time")
+    ap.add_argument("--length", type=int, default=None, help="default: the longest length")
+    ap.add_argument("--out", default=None, help="write the measurements as JSON here")
+    args = ap.parse_args()
+    cfg = study.Config.from_overrides(**yaml.safe_load(Path(args.params).read_text()))
+    study.checks.check_config(cfg)
+    out = run_pilot(cfg, args.model or cfg.models[-1], args.steps, args.length, progress=True)
+    text = json.dumps(out, indent=2, sort_keys=True)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
