@@ -129,3 +129,22 @@ def test_claims_json_and_metrics_are_deterministic_and_named_by_ir_measures():
     assert {e["id"] for e in entries} >= {"03.both_best.tuned", "03.post_equiv_both.tuned",
                                           "03.pre_weakest.tuned"}
     assert all(e["ci_low"] <= e["estimate"] <= e["ci_high"] for e in entries)
+
+
+def test_table_block_long_form_keeps_every_cell():
+    # 4 collections x 4 measures side by side overflow a 1280 px page: the long form puts
+    # (dataset, system) on rows and measures on columns, with the same cells
+    from types import SimpleNamespace
+
+    from sparselab.studies.prf.tables import _by_dataset
+
+    measures, datasets, systems = ["nDCG@10", "R@100"], ["scifact", "cisi"], ["bm25", "both"]
+    cols = pd.MultiIndex.from_product([datasets, measures])
+    wide = pd.DataFrame([[f"{s}/{d}/{m}" for d, m in cols] for s in systems], index=systems,
+                        columns=cols)
+    res = SimpleNamespace(datasets=dict.fromkeys(datasets), cfg=SimpleNamespace(measures=measures))
+    long = _by_dataset(wide, res, systems)
+    assert list(long.columns) == measures
+    assert list(long.index) == [(d, s) for d in datasets for s in systems]
+    assert all(long.loc[(d, s), m] == f"{s}/{d}/{m}" for d in datasets for s in systems
+               for m in measures)

@@ -59,9 +59,12 @@ def significance(res, block: str = "tuned") -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)[cols]
 
 
-def table_block(res, block: str = "tuned", numeric: bool = False) -> pd.DataFrame:
+def table_block(res, block: str = "tuned", numeric: bool = False, long: bool = False) -> pd.DataFrame:
     """Rows = systems, columns = (dataset, measure); test-query means of `block`, with markers
-    † (vs dense) and ‡ (vs dense+prf of the same PRF method), Holm-corrected."""
+    † (vs dense) and ‡ (vs dense+prf of the same PRF method), Holm-corrected.
+
+    `long`: rows = (dataset, system), columns = measures instead (the same cells; four
+    collections x four measures side by side do not fit a 1280 px page)."""
     means = system_means(res, block)
     order = list(dict.fromkeys(means["system"]))
     table = means.set_index(["system", "dataset"])[res.cfg.measures].unstack("dataset")
@@ -80,7 +83,14 @@ def table_block(res, block: str = "tuned", numeric: bool = False) -> pd.DataFram
             v = table.loc[system, (ds, measure)]
             out.loc[system, (ds, measure)] = ("" if pd.isna(v) else f"{v:.4f}") + marks.get(
                 (system, ds, measure), "")
-    return out
+    return _by_dataset(out, res, order) if long else out
+
+
+def _by_dataset(table: pd.DataFrame, res, order: list) -> pd.DataFrame:
+    """(system) x (dataset, measure) -> (dataset, system) x measure, in the given orders."""
+    out = table.stack(level=0, future_stack=True).swaplevel()
+    rows = pd.MultiIndex.from_product([list(res.datasets), order], names=["dataset", "system"])
+    return out.reindex(index=rows)[list(res.cfg.measures)]
 
 
 def table_placements(res, blocks, measure: str | None = None) -> pd.DataFrame:
