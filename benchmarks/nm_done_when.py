@@ -41,16 +41,16 @@ def main() -> None:
     t0 = time.perf_counter()
     load0 = os.getloadavg()
     rows = [time_nm(p, b, threads=1, cold=True) for b in BATCHES for p in PATTERNS]
-    meta = {"cpu": cpu_model(), "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    meta = {"cpu": cpu_model(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "command": "python benchmarks/nm_done_when.py", "wall_s": time.perf_counter() - t0,
             "loadavg_start": load0, "loadavg_end": os.getloadavg()}
     res = {"meta": meta, "rows": rows, "checks": [list(c) for c in checks(rows)]}
     atomic_write_json(RESULTS / "nm_done_when.json", res)
     lines = ["# Issue 19 done-when cells: packed N:M vs dense torch.matmul (fp32, cold, 1 thread)", "",
-             f"Machine: {meta['cpu']}; {meta['date']}; command `{meta['command']}` "
-             f"({meta['wall_s']:.0f} s); load average {load0[0]:.2f} at start, "
-             f"{meta['loadavg_end'][0]:.2f} at end. speed-up = dispatcher (`nm_linear`) over dense; "
-             "packed = the kernel alone; DRAM = STREAM-like read of 256 MiB in the same cell.", "",
+             (f"Machine: {meta['cpu']}; {meta['date']}; command `{meta['command']}` "
+              f"({meta['wall_s']:.0f} s); load average {load0[0]:.2f} at start, "
+              f"{meta['loadavg_end'][0]:.2f} at end. speed-up = dispatcher (`nm_linear`) over dense; "
+              "packed = the kernel alone; DRAM = STREAM-like read of 256 MiB in the same cell."), "",
              "| pattern | batch | path | speed-up | packed speed-up | packed GB/s | DRAM GB/s | fraction of DRAM |",
              "|---|---|---|---|---|---|---|---|"]
     lines += [f"| {r['pattern']} | {r['batch']} | {r['path']} | {r['speedup']:.2f}x | "
