@@ -345,23 +345,33 @@ class TinyLM(nn.Module):
         for _ in range(n_new - 1):
             if bool(done.all()):
                 break
-            cos, sin = self._rope(torch.tensor([pos]))
-            x = self.embed(nxt[:, None])  # (B, 1, d)
-            for i, blk in enumerate(self.blocks):
-                h = blk.norm1(x)
-                q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
-                prev[i] = h
-                states[i] = decode.append(states[i], k, v)
-                res = decode.decode(q, states[i])
-                x = x + blk.attn.out(res.out)
-                x = x + blk.mlp(blk.norm2(x))
-                dec_stats.append(_stats(res))
+            x, results = self._decode_step(nxt, pos, states, prev, decode)
+            dec_stats += [_stats(res) for res in results]
             nxt = self._logits(x)[:, -1].argmax(-1)
             out.append(nxt)
             if eos is not None:
                 done = done | (nxt == eos)
             pos += 1
         return torch.stack(out, dim=1), dec_stats
+
+    def _decode_step(self, nxt: torch.Tensor, pos: int, states: list, prev: list,
+                     decode: DecodeMethod) -> tuple[torch.Tensor, list]:
+        """One token (B,) at position `pos` through every layer with `decode`; updates the
+        per-layer KV `states` and token-shift inputs `prev` in place. Returns the last hidden
+        state (B, 1, d) and each layer's attention result."""
+        cos, sin = self._rope(torch.tensor([pos]))
+        x = self.embed(nxt[:, None])  # (B, 1, d)
+        results = []
+        for i, blk in enumerate(self.blocks):
+            h = blk.norm1(x)
+            q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
+            prev[i] = h
+            states[i] = decode.append(states[i], k, v)
+            res = decode.decode(q, states[i])
+            x = x + blk.attn.out(res.out)
+            x = x + blk.mlp(blk.norm2(x))
+            results.append(res)
+        return x, results
 
     @torch.no_grad()
     def continue_forced(
@@ -384,17 +394,8 @@ class TinyLM(nn.Module):
         q_len = forced.shape[1]
         nxt = forced[:, 0]
         for step in range(q_len + n_new - 1):
-            cos, sin = self._rope(torch.tensor([length + step]))
-            x = self.embed(nxt[:, None])  # (B, 1, d)
-            for i, blk in enumerate(self.blocks):
-                h = blk.norm1(x)
-                q, k, v = blk.attn.qkv(h, cos, sin, prev[i])
-                prev[i] = h
-                states[i] = decode.append(states[i], k, v)
-                res = decode.decode(q, states[i])
-                x = x + blk.attn.out(res.out)
-                x = x + blk.mlp(blk.norm2(x))
-                stats.append(_stats(res) | {"density_per_row": _row_density(res)})
+            x, results = self._decode_step(nxt, length + step, states, prev, decode)
+            stats += [_stats(res) | {"density_per_row": _row_density(res)} for res in results]
             if step + 1 < q_len:
                 nxt = forced[:, step + 1]
             else:
