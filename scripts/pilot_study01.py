@@ -4,6 +4,7 @@ extrapolate the design's CPU hours per stage (train, calibration, grid).
 
     python scripts/pilot_study01.py --model d128_l8 --steps 20 \
         [--params notebooks/params/01_sparse_attention_tradeoffs.long.yaml] [--out pilot.json]
+    python scripts/pilot_study01.py --model d64_l2 --train-full --out trained.json
 
 Run it on a quiet machine (every number is a wall time on one thread).
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from sparselab.studies import sparse_attention as study
-from sparselab.studies.sparse_attention.pilot import run_pilot
+from sparselab.studies.sparse_attention.pilot import run_pilot, train_and_score
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -29,10 +30,19 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=20, help="training steps to time")
     ap.add_argument("--length", type=int, default=None, help="default: the longest length")
     ap.add_argument("--out", default=None, help="write the measurements as JSON here")
+    ap.add_argument("--train-full", action="store_true",
+                    help="instead: train the model with the design's full recipe (into the "
+                         "model cache, reused by the design) and score dense accuracy per "
+                         "task and length")
+    ap.add_argument("--seed", type=int, default=0, help="training seed (with --train-full)")
     args = ap.parse_args()
     cfg = study.Config.from_overrides(**yaml.safe_load(Path(args.params).read_text()))
     study.checks.check_config(cfg)
-    out = run_pilot(cfg, args.model or cfg.models[-1], args.steps, args.length, progress=True)
+    if args.train_full:
+        out = train_and_score(cfg, args.model or cfg.models[0], args.seed, progress=True)
+    else:
+        out = run_pilot(cfg, args.model or cfg.models[-1], args.steps, args.length,
+                        progress=True)
     text = json.dumps(out, indent=2, sort_keys=True)
     print(text)
     if args.out:

@@ -84,6 +84,7 @@ def test_plateau_runs_are_dense_at_half_the_steps_each_annealed_to_its_end():
     ({"tune_budget": 9}, "tune_budget: 9 configurations exceed the 8 of recipe 'dense'"),
     ({"tune_budget": -1}, "tune_budget: -1 must be >= 0"),
     ({"tune_budget": 2, "tune_seeds": []}, "tune_seeds: [] must be non-empty"),
+    ({"stages": "per_seed"}, "stages: 'per_seed' is not one of 'one', 'seed'"),
 ])
 def test_bad_design_input_fails_before_training(overrides, message, monkeypatch):
     def never(*a, **k):
@@ -260,6 +261,53 @@ def test_tuning_stage_resumes_and_feeds_the_grid(synthetic_text, monkeypatch, tm
     assert len(calls) == 4 + sum(fresh)
     sr = df[df.recipe == "sr_ste"].record.iloc[0]["spec"]
     assert all(sr[k] == v for k, v in chosen["sr_ste"].items())
+
+
+def test_stages_group_every_run_of_a_seed():
+    cfg = _cfg(recipes=["dense", "sr_ste", "mdgf_exp"], patterns=["1:8"], seeds=[0, 1],
+               claim_seeds=[2], plateau_check=True, iso_flops_patterns=["1:8"])
+    specs = study.run_specs(cfg) + study.iso_flops_specs(cfg) + study.plateau_specs(cfg)
+    assert pipeline.stage_specs(specs) == [("04_nm_training/runs", specs)]
+    stages = pipeline.stage_specs(specs, "seed")
+    assert [n for n, _ in stages] == [f"04_nm_training/runs/seed={k}" for k in (0, 1, 2)]
+    assert sorted(repr(s) for _, part in stages for s in part) == sorted(map(repr, specs))
+    assert all({s.seed for s in part} == {k} for k, (_, part) in enumerate(stages))
+    seed0 = {(s.recipe, s.steps) for s in stages[0][1]}
+    assert ("dense", 3) in seed0 and ("sr_ste", 6) in seed0  # S/2 dense; grid SR-STE
+    assert any(r == "sr_ste" and n > 6 for r, n in seed0)  # SR-STE at MDGF-exp's FLOPs
+
+
+def test_seed_stages_are_saved_as_they_complete_and_resume(synthetic_text, monkeypatch,
+                                                          tmp_path):
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
+    cfg = _cfg(recipes=["dense", "sr_ste"], patterns=["1:8"], seeds=[0, 1], stages="seed",
+               executor="serial")
+    real = pipeline.train_run
+
+    def dies_on_seed_1(spec):
+        if spec.seed == 1:
+            raise RuntimeError("machine lost")
+        return real(spec)
+
+    monkeypatch.setattr(pipeline, "train_run", dies_on_seed_1)
+    with pytest.raises(RuntimeError, match="machine lost"):
+        study.run(cfg)
+    runs = tmp_path / "artifacts" / "04_nm_training" / "runs"
+    assert (runs / "seed=0.parquet").is_file() and not (runs / "seed=1.parquet").exists()
+    # another machine: an empty cell cache, only the committed artifacts
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache2"))
+    calls = []
+    monkeypatch.setattr(pipeline, "train_run", lambda s: calls.append(s) or real(s))
+    df = study.run(cfg)
+    assert {c.seed for c in calls} == {1} and len(calls) == 2
+    assert sorted(df.seed.unique()) == [0, 1] and len(df) == 4
+    one = study.run(dataclasses.replace(cfg, stages="one"))  # same runs, one table
+    key = ["recipe", "pattern", "seed"]
+    pd.testing.assert_frame_equal(
+        df.drop(columns=["record", "wall_s", "cpu_s"]).sort_values(key).reset_index(drop=True),
+        one.drop(columns=["record", "wall_s", "cpu_s"]).sort_values(key).reset_index(drop=True))
 
 
 # ----- claims with split settings ------------------------------------------------------------

@@ -64,7 +64,7 @@ class RunSpec:
 OPT_IN = {"kappa_scale": 1.0, "test_split": False}  # RunSpec fields of issue 15's design
 NOT_SPEC = ("patterns", "recipes", "seeds", "workers", "iso_flops_patterns", "executor",
             "scheduler", "claim_seeds", "test_split", "plateau_check", "tune_budget",
-            "tune_pattern", "tune_seeds")  # Config fields that are not per-run settings
+            "tune_pattern", "tune_seeds", "stages")  # Config fields that are not per-run settings
 
 
 def spec_dict(spec: RunSpec) -> dict:
@@ -236,6 +236,11 @@ def other_flops_per_step(model, tokens: int, seq_len: int) -> float:
 
 def train_run(spec: RunSpec, progress: bool = False) -> dict:
     """Train one run and return its JSON-able record (no caching)."""
+    return train_model(spec, progress)[1]
+
+
+def train_model(spec: RunSpec, progress: bool = False):
+    """Train one run: (the trained model in eval mode, its JSON-able record)."""
     import torch
 
     from ...models.trainer import TrainConfig, Trainer
@@ -263,11 +268,11 @@ def train_run(spec: RunSpec, progress: bool = False) -> dict:
     val = bits_per_char(model, splits["val"], spec.seq_len, spec.val_windows)
     test = {"test_bpc": bits_per_char(model, splits["test"], spec.seq_len, spec.val_windows)} \
         if spec.test_split else {}
-    return {"spec": spec_dict(spec), "model_config": model_config(spec, vocab), "val_bpc": val,
-            **test, "wall_s": time.perf_counter() - t0,
-            "cpu_s": time.process_time() - c0,
-            "train_loss": [(h["step"], h["loss"]) for h in history],
-            "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
+    return model, {"spec": spec_dict(spec), "model_config": model_config(spec, vocab),
+                   "val_bpc": val, **test, "wall_s": time.perf_counter() - t0,
+                   "cpu_s": time.process_time() - c0,
+                   "train_loss": [(h["step"], h["loss"]) for h in history],
+                   "inference_flops_per_token": nm_inference_flops(model, 1), **cb.summary()}
 
 
 TIMING = ("wall_s", "cpu_s")  # measured by the sweep: out of a cell's row and of metrics.json
@@ -355,11 +360,29 @@ def run(cfg: Config) -> pd.DataFrame:
     check_config(cfg)  # bad parameters fail here, naming the value, before anything trains
     chosen = tuned(cfg)
     specs = run_specs(cfg, chosen) + iso_flops_specs(cfg, chosen) + plateau_specs(cfg, chosen)
-    table = get_or_build(ARTIFACT, config=artifact_config(specs), kind="table",
-                         build_fn=lambda: runs_table(train_all(specs, cfg.workers, cfg.executor,
-                                                                   cfg.scheduler)),
-                         version=VERSION, command=COMMAND)
+    tables = [get_or_build(name, config=artifact_config(part), kind="table",
+                           build_fn=lambda part=part: runs_table(
+                               train_all(part, cfg.workers, cfg.executor, cfg.scheduler)),
+                           version=VERSION, command=COMMAND)
+              for name, part in stage_specs(specs, cfg.stages)]
+    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
     return results_frame(table_records(table), cfg.steps)
+
+
+def stage_specs(specs: list[RunSpec], stages: str = "one") -> list[tuple[str, list[RunSpec]]]:
+    """(artifact name, runs) per stage of the grid. "one": every run in `04_nm_training/runs`
+    (the earlier profiles' layout). "seed": one artifact per seed,
+    `04_nm_training/runs/seed=<k>` with every run of that seed (grid, matched FLOPs, S/2
+    dense), in the order seeds first appear; each is saved when its runs are done, so a grid
+    of many CPU-hours resumes from the committed stages on another machine."""
+    if stages == "one":
+        return [(ARTIFACT, list(specs))]
+    if stages != "seed":
+        raise ValueError(f"stages: {stages!r} is not one of 'one', 'seed'")
+    groups: dict[int, list[RunSpec]] = {}
+    for s in specs:
+        groups.setdefault(int(s.seed), []).append(s)
+    return [(f"{ARTIFACT}/seed={k}", v) for k, v in groups.items()]
 
 
 def tuned(cfg: Config) -> dict | None:

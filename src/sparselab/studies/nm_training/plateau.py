@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 
 GAIN_MAX = 0.01  # the S-step run may be better than the S/2-step run by at most this share
+NO_PLATEAU_CHECK = ("This profile has no plateau check (`plateau_check` false): dense trains "
+                    "once, for `steps`; the limitations below say how far from a plateau it is.")
 RISE_MAX = 0.002  # curve end above its minimum by more than this share of it: overfitting
 
 

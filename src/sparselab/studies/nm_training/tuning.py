@@ -43,6 +43,8 @@ SPACE: dict[str, dict[str, list]] = {
                        "lr_scale": LR},
 }
 ARTIFACT = "04_nm_training/tuning"
+NOT_TUNED = ("This profile does not tune (`tune_budget` 0): every recipe runs at its default "
+             "settings (the paper's, or this study's where the paper has none).")
 
 
 def configurations(recipe: str, budget: int) -> list[dict]:

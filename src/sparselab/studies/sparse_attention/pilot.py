@@ -119,3 +119,35 @@ def run_pilot(cfg: Config, model: str, steps: int, length: int | None = None,
         measured["cell_s"][phase] = time.perf_counter() - t0
     measured["estimate"] = estimate(cfg, measured)
     return measured
+
+
+def train_and_score(cfg: Config, model: str, seed: int = 0, n: int = 32,
+                    progress: bool = False) -> dict:
+    """The pilot's full training: family member `model` trained with the design's recipe
+    (`recipe_for`: its steps, curriculum and task weights) into the model cache, which the
+    design then reuses, and its dense accuracy on `n` test samples per task at every length.
+
+    Returns {"model", "seed", "steps", "train_s", "accuracy": {length: {task: mean}},
+    "min_accuracy", "below_0.9": [[length, task, mean], ...]}.
+    """
+    import torch
+
+    from ...models.evaluate import evaluate_task
+    from ...models.recipe import load_model, train_suite_model
+    from ...tasks.suite import build_tasks
+    from .pipeline import recipe_for
+
+    torch.set_num_threads(1)
+    recipe = recipe_for(cfg, model, seed)
+    t0 = time.perf_counter()
+    net, _ = load_model(train_suite_model(recipe, progress=progress))
+    train_s = time.perf_counter() - t0
+    acc: dict[int, dict[str, float]] = {}
+    for length in sorted(int(x) for x in cfg.lengths):
+        acc[length] = {t.key: evaluate_task(net, t, n=n, batch_size=8)["mean"]
+                       for t in build_tasks(list(cfg.tasks), length)}
+    low = [[n_, k, v] for n_, row in acc.items() for k, v in row.items() if v < 0.9]
+    return {"model": model, "seed": int(seed), "steps": int(recipe.train.steps),
+            "train_s": train_s, "accuracy": acc,
+            "min_accuracy": min(v for row in acc.values() for v in row.values()),
+            "below_0.9": low}
