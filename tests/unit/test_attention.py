@@ -267,6 +267,30 @@ def test_quest_page_scores_are_upper_bounds_and_selection_matches_brute_force():
     assert out.effective_sparsity == pytest.approx(1 - (16 + 11) / 75)
 
 
+def test_quest_shared_group_selects_one_page_set_per_kv_head_by_summed_scores():
+    q, k, v = qkv(t=75, seed=5)  # 4 query heads over 2 KV heads
+    qd = q[:, :, -1:]
+    kmin, kmax = page_bounds(k, 16)
+    scores = page_scores(qd, kmin, kmax)
+    shared = DECODE.get("quest")(compression=2.5, group="shared")
+    pages = shared.select_pages(qd, shared.compress(k, v, q))
+    for b in range(2):
+        for g in range(2):
+            summed = scores[b, 2 * g] + scores[b, 2 * g + 1]
+            best = int(torch.argmax(summed[:4]))
+            for h in (2 * g, 2 * g + 1):
+                assert set(torch.nonzero(pages[b, h]).flatten().tolist()) == {best, 4}
+    per_head = DECODE.get("quest")(compression=2.5)
+    differs = per_head.select_pages(qd, per_head.compress(k, v, q)) != pages
+    assert differs.any()  # the seed has heads of one group that disagree on their own
+    # without GQA the two agree
+    k1, v1 = k.repeat_interleave(2, dim=1), v.repeat_interleave(2, dim=1)
+    assert torch.equal(shared.select_pages(qd, shared.compress(k1, v1, q)),
+                       per_head.select_pages(qd, per_head.compress(k1, v1, q)))
+    with pytest.raises(ValueError, match="quest: group 'kv'"):
+        DECODE.get("quest")(group="kv")
+
+
 # ---------------------------------------------------------------- snapkv / ada-snapkv
 def brute_importance(k, q_obs, window, pool, reduce):
     b, hkv, s, d = k.shape
@@ -433,6 +457,8 @@ def test_params_for_length_scales_and_reaches_methods_defaults():
     assert params_for_length("prefill", "vertical_slash", 256) == {"window": 32, "local": 16,
                                                                    "block": 16}
     assert params_for_length("decode", "snapkv", 4096) == {"window": 256, "recent": 128, "pool": 21}
+    assert params_for_length("decode", "quest", 4096) == {"page": 16, "group": "shared"}
+    assert params_for_length("decode", "quest", 256) == {"page": 16, "group": "per_head"}
     small = params_for_length("decode", "ada_snapkv", 512)
     assert small["pool"] % 2 == 1 and small["recent"] == 32
     for phase, reg in (("prefill", PREFILL), ("decode", DECODE)):

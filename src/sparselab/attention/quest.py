@@ -4,7 +4,10 @@ Keys are cut into pages of `page` (16) tokens from position 0; per page and chan
 and max M are kept. For a query q the page score sum_d max(q_d m_d, q_d M_d) upper-bounds q.k for
 every key of the page. Each query head attends the top floor(budget / page) pages plus the
 current (last, possibly partial) page, budget = ceil(context / compression) tokens.
-Grouped-query heads: each query head selects its own pages from its KV head.
+Grouped-query heads: with `group="shared"` (the paper's code) the query heads of a KV group
+sum their page scores and attend the same pages, so one page set is read per KV head; with
+`group="per_head"` (this project's earlier default, kept so committed grids reproduce) each
+query head selects its own pages from its KV head. The two agree without GQA.
 """
 from __future__ import annotations
 
@@ -40,10 +43,16 @@ class Quest(CacheDecode):
 
     key = "quest"
 
-    def __init__(self, compression: float = 1.0, page: int = 16, backend: str = "torch"):
+    GROUPS = ("per_head", "shared")
+
+    def __init__(self, compression: float = 1.0, page: int = 16, backend: str = "torch",
+                 group: str = "per_head"):
         self.compression = check_compression(compression)
         self.page = check_positive_int(page, "page")
         self.backend = check_backend(backend)
+        if group not in self.GROUPS:
+            raise ValueError(f"quest: group {group!r} is not one of {', '.join(self.GROUPS)}")
+        self.group = group
 
     def pages_kept(self, context: int) -> int:
         """Pages attended at `context`: top budget // page plus the current one (at most all)."""
@@ -58,6 +67,11 @@ class Quest(CacheDecode):
         """Bool (B, H, P) of pages each query head attends."""
         kmin, kmax = page_bounds(state.k, self.page)
         scores = page_scores(q.float(), kmin.float(), kmax.float())  # (B, H, P)
+        rep = q.shape[1] // kmin.shape[1]
+        if self.group == "shared" and rep > 1:  # one page set per KV group: summed scores
+            b, h, p = scores.shape
+            scores = scores.view(b, h // rep, rep, p).sum(2, keepdim=True).expand(
+                b, h // rep, rep, p).reshape(b, h, p).clone()
         scores[..., -1] = float("inf")  # the current page is always attended
         n = self.pages_kept(state.k.shape[2])
         idx = torch.sort(scores, dim=-1, descending=True, stable=True).indices[..., :n]
