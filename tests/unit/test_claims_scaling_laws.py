@@ -2,6 +2,8 @@
 signs (agrees), the opposite signs (disagrees), and pure noise (never "agrees")."""
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -138,3 +140,35 @@ def test_constant_accuracy_is_untestable_not_a_verdict_on_rounding_noise():
     verdicts = {r.claim.id: r.verdict for r in out}
     assert all(v == "untestable" for k, v in verdicts.items() if not k.startswith("02.budget")), verdicts
     assert table.empty
+
+
+def _seeded_sizes(offsets=(-1.0, 0.0, 1.0), seeds=4, seed=0):
+    """Three sizes, `seeds` training seeds each; accuracy does not depend on N except through
+    one random offset per *size* (what a size's training recipe happens to give), tiny per seed."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for (size, n), off in zip({"a": 1e4, "b": 1e5, "c": 1e6}.items(), offsets):
+        for k in range(seeds):
+            inst = f"{size}-seed{k}"
+            s_off = rng.normal(0, 0.02)
+            for length in LENGTHS:
+                for c in LEVELS:
+                    for task, d in TASKS.items():
+                        z = off + s_off + d - 0.5 * np.log(c) + rng.normal(0, 0.02)
+                        rows.append({"phase": "prefill", "model": inst, "n_params": n,
+                                     "length": length, "compression": c, "task": task,
+                                     "accuracy": 1 / (1 + np.exp(-z))})
+    return pd.DataFrame(rows)
+
+
+def test_seeds_of_one_size_are_one_cluster():
+    assert list(SC.family_member(["d64_l2-seed1", "d64_l2", "xs"])) == ["d64_l2", "d64_l2", "xs"]
+    df = _seeded_sizes()
+    arr = SC.LawArrays.of(df, "logit", 0.02)
+    assert sorted(set(arr.model)) == ["a", "b", "c"]
+    alpha = by_id(SC.sign_claims(arr, "prefill", 300))["02.alpha_positive/prefill"]
+    # three sizes are three observations of N: a CI from 12 seed-clusters would exclude 0
+    assert alpha.verdict == "inconclusive", alpha.reason
+    by_seed = dataclasses.replace(arr, model=df.model.to_numpy())
+    assert by_id(SC.sign_claims(by_seed, "prefill", 300))["02.alpha_positive/prefill"].verdict \
+        == "agrees"

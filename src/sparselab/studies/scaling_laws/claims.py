@@ -2,7 +2,9 @@
 
 The law `y = alpha log N + beta log L + gamma log C + delta_task` is fitted per phase on the
 law rows (`pipeline.law_data`). Every CI resamples whole *models* (a cluster bootstrap): the
-rows of one model are one training run, so they are not independent evidence about N.
+rows of one model are one training run, so they are not independent evidence about N. A model
+trained with several seeds (instances `<member>-seed<k>`) is one cluster with all its seeds:
+the seeds of one size are evidence about that size, not about N (`family_member`).
 
 - signs: alpha > 0, beta < 0, gamma < 0, model-cluster bootstrap CIs. A resample holding one
   model size cannot identify alpha: the N term is dropped there (alpha = 0, the null), which
@@ -65,6 +67,12 @@ def _for(claim: C.Claim, suffix: str, text: str) -> C.Claim:
     return dataclasses.replace(claim, id=f"{claim.id}/{suffix}", claim=f"{claim.claim} ({text})")
 
 
+def family_member(names) -> np.ndarray:
+    """Cluster labels of model instances: the family member without its `-seed<k>` suffix
+    (`d64_l2-seed1` -> `d64_l2`), so a cluster bootstrap resamples sizes with all their seeds."""
+    return np.array([str(n).split("-seed")[0] for n in names], dtype=object)
+
+
 @dataclasses.dataclass
 class LawArrays:
     """One phase's law rows as arrays: logs (n, 3) of N, L, C; task index; target; model."""
@@ -74,7 +82,7 @@ class LawArrays:
     n_tasks: int
     y: np.ndarray  # accuracy
     z: np.ndarray  # accuracy on the fitted (link) scale
-    model: np.ndarray
+    model: np.ndarray  # cluster label: the family member (`family_member`)
     link: str
 
     @classmethod
@@ -83,7 +91,7 @@ class LawArrays:
         codes, tasks = pd.factorize(df["task"], sort=True)
         y = df["accuracy"].to_numpy(float)
         return cls(logs, codes, len(tasks), y, scaling.fit.transform(y, link, eps),
-                   df["model"].to_numpy(), link)
+                   family_member(df["model"]), link)
 
     def fit(self, rows: np.ndarray, drop: tuple[int, ...] = ()) -> np.ndarray:
         """(3 + n_tasks,) coefficients fitted on `rows`; dropped axes and axes with a single
@@ -220,7 +228,7 @@ def budget_tokens(df: pd.DataFrame, target: float) -> pd.DataFrame:
 
 def budget_claims(df: pd.DataFrame, phase: str, cfg: Config, n_boot: int) -> list[C.ClaimResult]:
     out = []
-    models = df.model.to_numpy()
+    models = family_member(df.model)
     for target in cfg.target_errors:
         claim = _for(BUDGET, f"{phase}/err={float(target):g}", f"{phase}, relative error <= {float(target):g}")
         b = budget_tokens(df, target)
