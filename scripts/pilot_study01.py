@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 
 from sparselab.studies import sparse_attention as study
-from sparselab.studies.sparse_attention.pilot import run_pilot, train_and_score
+from sparselab.studies.sparse_attention.pilot import estimate, run_pilot, train_and_score
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -35,10 +35,20 @@ def main() -> None:
                          "model cache, reused by the design) and score dense accuracy per "
                          "task and length")
     ap.add_argument("--seed", type=int, default=0, help="training seed (with --train-full)")
+    ap.add_argument("--estimate", default=None, metavar="PILOT_JSON",
+                    help="instead: re-price --params from a saved pilot's measurements (no new "
+                         "timing); with --train-ref, training is scaled from a --train-full run")
+    ap.add_argument("--train-ref", default=None, metavar="TRAINED_JSON",
+                    help="a --train-full output made with --params' training recipe")
     args = ap.parse_args()
     cfg = study.Config.from_overrides(**yaml.safe_load(Path(args.params).read_text()))
     study.checks.check_config(cfg)
-    if args.train_full:
+    if args.estimate:
+        measured = json.loads(Path(args.estimate).read_text())
+        ref = json.loads(Path(args.train_ref).read_text()) if args.train_ref else None
+        out = {"params": args.params, "pilot": args.estimate, "train_ref": args.train_ref,
+               "estimate_cpu_h": estimate(cfg, measured, ref)}
+    elif args.train_full:
         out = train_and_score(cfg, args.model or cfg.models[0], args.seed, progress=True)
     else:
         out = run_pilot(cfg, args.model or cfg.models[-1], args.steps, args.length,

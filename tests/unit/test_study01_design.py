@@ -438,6 +438,12 @@ def test_pilot_measures_and_extrapolates_on_a_tiny_design(tmp_path, monkeypatch,
     longer = pilot.estimate(study.Config.from_overrides(**{**cfg.to_dict(), "train_steps": {
         "xs": 300, "s": 200}}), m)
     assert longer["train_h"] > est["train_h"] and longer["grid_h"] == est["grid_h"]
+    # training priced from a full run of the design's recipe: its seconds per step, by FLOPs
+    ref = {"model": "xs", "steps": 10, "train_s": 20.0}
+    from_ref = pilot.estimate(cfg, m, ref)
+    want = sum(int(cfg.train_steps[size]) * 2.0 * pilot.step_flops(inst, cfg)
+               / pilot.step_flops("xs", cfg) for inst, size, _ in cfg.instances()) / 3600
+    assert from_ref["train_h"] == pytest.approx(want) and from_ref["grid_h"] == est["grid_h"]
     counts = pilot.design_counts(cfg)
     assert set(counts) == {("xs", 64), ("s", 64), ("s-seed1", 64)}
     assert counts[("xs", 64)]["grid_cells"] == 1 * (1 + 2 + 2)

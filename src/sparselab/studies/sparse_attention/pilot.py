@@ -52,13 +52,19 @@ def design_counts(cfg: Config) -> dict:
     return out
 
 
-def estimate(cfg: Config, measured: dict) -> dict:
+def estimate(cfg: Config, measured: dict, trained: dict | None = None) -> dict:
     """CPU hours per stage for the whole design, from a pilot's `measured` seconds (see
-    `run_pilot`): each stage's seconds scaled by the FLOPs ratio to the pilot's model/length."""
+    `run_pilot`): each stage's seconds scaled by the FLOPs ratio to the pilot's model/length.
+    With `trained` (a `train_and_score` result under `cfg`'s recipe), the training stage is
+    scaled from that full run instead (its seconds per step, same curriculum)."""
     ref, ref_len = measured["model"], int(measured["length"])
-    ref_step = step_flops(ref, cfg)
+    if trained is not None:
+        t_ref, t_per_step = trained["model"], trained["train_s"] / int(trained["steps"])
+    else:
+        t_ref, t_per_step = ref, measured["train_s_per_step"]
+    ref_step = step_flops(t_ref, cfg)
     ref_pre = prefill_flops(_shape(ref), ref_len)
-    train = sum(int(cfg.train_steps[size]) * measured["train_s_per_step"] * step_flops(inst, cfg) / ref_step
+    train = sum(int(cfg.train_steps[size]) * t_per_step * step_flops(inst, cfg) / ref_step
                 for inst, size, _ in cfg.instances())
     cal = grid = 0.0
     for (inst, n), c in design_counts(cfg).items():
