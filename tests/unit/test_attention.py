@@ -458,7 +458,7 @@ def test_params_for_length_scales_and_reaches_methods_defaults():
                                                                    "block": 16}
     assert params_for_length("decode", "snapkv", 4096) == {"window": 256, "recent": 128, "pool": 21}
     assert params_for_length("decode", "quest", 4096) == {"page": 16, "group": "shared"}
-    assert params_for_length("decode", "quest", 256) == {"page": 16, "group": "per_head"}
+    assert params_for_length("decode", "quest", 256) == {"page": 16}  # per head (default)
     small = params_for_length("decode", "ada_snapkv", 512)
     assert small["pool"] % 2 == 1 and small["recent"] == 32
     for phase, reg in (("prefill", PREFILL), ("decode", DECODE)):

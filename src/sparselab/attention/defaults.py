@@ -13,7 +13,7 @@ length and reaches the METHODS defaults at L = 2048 (and stays there above):
 | sliding_window (prefill) | block | min(64, max(16, L/32)) |
 | block_sparse | block | 16 (METHODS; already fine-grained) |
 | snapkv, ada_snapkv | window / recent / pool | min(256, max(16, L/8)) / min(128, max(8, L/16)) / odd, min(21, max(3, L/64)) |
-| quest | page / group | 16 (METHODS) / "shared" across a GQA group from L = 2048 (the paper's code), "per_head" below (the committed short grids) |
+| quest | page / group | 16 (METHODS) / "shared" across a GQA group from L = 2048 (the paper's code); below, Quest's default "per_head" (left out, so the short grids' cell keys stay) |
 
 Sinks stay 4 and the budget (compression or alpha) is the study's sweep axis.
 """
@@ -47,7 +47,7 @@ def params_for_length(phase: str, key: str, length: int) -> dict[str, Any]:
     elif phase == "decode":
         snap = {"window": _clip(length // 8, 16, 256), "recent": _clip(length // 16, 8, 128),
                 "pool": _clip(length // 64, 3, 21) | 1}
-        table = {"dense": {}, "oracle_topk": {}, "sliding_window": {}, "quest": {"page": 16, "group": "shared" if length >= 2048 else "per_head"},
+        table = {"dense": {}, "oracle_topk": {}, "sliding_window": {}, "quest": {"page": 16, **({"group": "shared"} if length >= 2048 else {})},
                  "snapkv": snap, "ada_snapkv": dict(snap)}
     else:
         raise ValueError(f"phase must be 'prefill' or 'decode', got {phase!r}")
