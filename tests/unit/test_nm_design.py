@@ -84,7 +84,7 @@ def test_plateau_runs_are_dense_at_half_the_steps_each_annealed_to_its_end():
     ({"tune_budget": 9}, "tune_budget: 9 configurations exceed the 8 of recipe 'dense'"),
     ({"tune_budget": -1}, "tune_budget: -1 must be >= 0"),
     ({"tune_budget": 2, "tune_seeds": []}, "tune_seeds: [] must be non-empty"),
-    ({"stages": "per_seed"}, "stages: 'per_seed' is not one of 'one', 'seed'"),
+    ({"stages": "per_seed"}, "stages: 'per_seed' is not one of 'one', 'seed', 'seed_recipe'"),
 ])
 def test_bad_design_input_fails_before_training(overrides, message, monkeypatch):
     def never(*a, **k):
@@ -275,6 +275,13 @@ def test_stages_group_every_run_of_a_seed():
     seed0 = {(s.recipe, s.steps) for s in stages[0][1]}
     assert ("dense", 3) in seed0 and ("sr_ste", 6) in seed0  # S/2 dense; grid SR-STE
     assert any(r == "sr_ste" and n > 6 for r, n in seed0)  # SR-STE at MDGF-exp's FLOPs
+    finer = pipeline.stage_specs(specs, "seed_recipe")
+    assert finer[0][0] == "04_nm_training/runs/seed=0/dense"
+    assert {n for n, _ in finer} == {f"04_nm_training/runs/seed={k}/{r}" for k in (0, 1, 2)
+                                     for r in ("dense", "sr_ste", "mdgf_exp")}
+    assert all({(s.seed, s.recipe) for s in part} == {(int(n.split("=")[1].split("/")[0]),
+                                                       n.rsplit("/", 1)[1])}
+               for n, part in finer)
 
 
 def test_seed_stages_are_saved_as_they_complete_and_resume(synthetic_text, monkeypatch,
@@ -303,6 +310,12 @@ def test_seed_stages_are_saved_as_they_complete_and_resume(synthetic_text, monke
     df = study.run(cfg)
     assert {c.seed for c in calls} == {1} and len(calls) == 2
     assert sorted(df.seed.unique()) == [0, 1] and len(df) == 4
+    # tuning of a staged design: one artifact per recipe
+    tuned = dataclasses.replace(cfg, tune_budget=2, tune_pattern="1:8")
+    frame = tuning.tune(tuned)
+    assert sorted(frame.recipe.unique()) == ["dense", "sr_ste"] and len(frame) == 4
+    assert sorted(p.name for p in (tmp_path / "artifacts" / "04_nm_training" / "tuning").iterdir()) \
+        == ["dense.parquet", "sr_ste.parquet"]
     one = study.run(dataclasses.replace(cfg, stages="one"))  # same runs, one table
     key = ["recipe", "pattern", "seed"]
     pd.testing.assert_frame_equal(

@@ -32,7 +32,7 @@ class Config(StudyConfig):
     tune_budget: int = 0  # configurations tuned per recipe on validation (0: no tuning)
     tune_pattern: str = "1:16"  # the pattern sparse recipes are tuned on, carried to all
     tune_seeds: list = field(default_factory=lambda: [0])  # seeds of the tuning runs
-    stages: str = "one"  # runs artifacts: "one" table, or "seed": one per seed, saved as each completes
+    stages: str = "one"  # artifacts: "one" runs table (and one tuning table); "seed" or "seed_recipe": one per seed (and recipe), tuning one per recipe, each saved as it completes
     workers: int = 2
     executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
     scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

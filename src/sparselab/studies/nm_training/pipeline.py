@@ -369,20 +369,27 @@ def run(cfg: Config) -> pd.DataFrame:
     return results_frame(table_records(table), cfg.steps)
 
 
+STAGES = ("one", "seed", "seed_recipe")
+
+
 def stage_specs(specs: list[RunSpec], stages: str = "one") -> list[tuple[str, list[RunSpec]]]:
-    """(artifact name, runs) per stage of the grid. "one": every run in `04_nm_training/runs`
-    (the earlier profiles' layout). "seed": one artifact per seed,
-    `04_nm_training/runs/seed=<k>` with every run of that seed (grid, matched FLOPs, S/2
-    dense), in the order seeds first appear; each is saved when its runs are done, so a grid
-    of many CPU-hours resumes from the committed stages on another machine."""
+    """(artifact name, runs) per stage of the grid, in the order the stages first appear.
+
+    "one": every run in `04_nm_training/runs` (the earlier profiles' layout). "seed": one
+    artifact per seed, `04_nm_training/runs/seed=<k>`, with every run of that seed (grid,
+    matched FLOPs, S/2 dense). "seed_recipe": one per seed and recipe,
+    `04_nm_training/runs/seed=<k>/<recipe>`, for designs whose seed stages outlast a session.
+    Each is saved when its runs are done, so a grid of many CPU-hours resumes from the
+    committed stages on another machine."""
     if stages == "one":
         return [(ARTIFACT, list(specs))]
-    if stages != "seed":
-        raise ValueError(f"stages: {stages!r} is not one of 'one', 'seed'")
-    groups: dict[int, list[RunSpec]] = {}
+    if stages not in STAGES:
+        raise ValueError(f"stages: {stages!r} is not one of {', '.join(map(repr, STAGES))}")
+    groups: dict[str, list[RunSpec]] = {}
     for s in specs:
-        groups.setdefault(int(s.seed), []).append(s)
-    return [(f"{ARTIFACT}/seed={k}", v) for k, v in groups.items()]
+        key = f"seed={int(s.seed)}" + (f"/{s.recipe}" if stages == "seed_recipe" else "")
+        groups.setdefault(key, []).append(s)
+    return [(f"{ARTIFACT}/{k}", v) for k, v in groups.items()]
 
 
 def tuned(cfg: Config) -> dict | None:

@@ -10,7 +10,8 @@ validation bpc is chosen and carried to every pattern (`pipeline.run_specs(cfg, 
 
 Tuning runs are cells of the study's sweep stage (`pipeline.sweep`: they resume, and a tuning
 run identical to a grid run is trained once); their table is the artifact
-`04_nm_training/tuning`.
+`04_nm_training/tuning`, or with staged artifacts (`stages` other than "one") one table per
+recipe, `04_nm_training/tuning/<recipe>`.
 """
 from __future__ import annotations
 
@@ -119,11 +120,21 @@ def tune(cfg: Config) -> pd.DataFrame:
     from .pipeline import COMMAND, VERSION, artifact_config, sweep
 
     runs = tuning_specs(cfg)
-    specs = [r[3] for r in runs]
-    return get_or_build(
-        ARTIFACT, config=artifact_config(specs), kind="table", version=VERSION, command=COMMAND,
-        build_fn=lambda: tuning_frame(sweep(specs, cfg.executor, cfg.scheduler, cfg.workers,
-                                            desc="study 04 tuning"), runs))
+    if cfg.stages == "one":
+        parts = [(ARTIFACT, runs)]
+    else:  # staged designs: one artifact per recipe, saved as each recipe's runs are done
+        parts = [(f"{ARTIFACT}/{recipe}", [r for r in runs if r[0] == recipe])
+                 for recipe in dict.fromkeys(r[0] for r in runs)]
+    frames = []
+    for name, part in parts:
+        specs = [r[3] for r in part]
+        frames.append(get_or_build(
+            name, config=artifact_config(specs), kind="table", version=VERSION,
+            command=COMMAND,
+            build_fn=lambda specs=specs, part=part: tuning_frame(
+                sweep(specs, cfg.executor, cfg.scheduler, cfg.workers,
+                      desc="study 04 tuning"), part)))
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
 def table_tuning(frame: pd.DataFrame) -> pd.DataFrame:
