@@ -38,7 +38,8 @@ VERSION = 1  # bump when the measurement protocol changes
 
 def served_specs(df: pd.DataFrame, cfg: Config) -> list:
     """RunSpecs to serve: the dense run and the best sparse recipe (lowest mean validation
-    bpc over seeds) at each pattern, all at the first seed."""
+    bpc over `cfg.seeds`, which every cell has; `claim_seeds` only some) at each pattern, all
+    at the first seed."""
     from .pipeline import RunSpec
 
     grid = df[df.role == "grid"] if "role" in df else df
@@ -47,7 +48,7 @@ def served_specs(df: pd.DataFrame, cfg: Config) -> list:
     dense = grid[(grid.recipe == "dense") & (grid.seed == seed)]
     if len(dense):
         picks.append(dense.iloc[0])
-    sparse = grid[grid.recipe != "dense"]
+    sparse = grid[(grid.recipe != "dense") & grid.seed.isin([int(k) for k in cfg.seeds])]
     for pattern in cfg.patterns:
         at = sparse[sparse.pattern == pattern]
         if not len(at):
