@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -354,19 +355,26 @@ def run(cfg: Config) -> pd.DataFrame:
     The runs table is the artifact `04_nm_training/runs` (`sparselab.artifacts`): the full
     profile reads the committed one and builds it only when it is missing.
     """
-    from ...artifacts import get_or_build
     from .checks import check_config
 
     check_config(cfg)  # bad parameters fail here, naming the value, before anything trains
     chosen = tuned(cfg)
     specs = run_specs(cfg, chosen) + iso_flops_specs(cfg, chosen) + plateau_specs(cfg, chosen)
-    tables = [get_or_build(name, config=artifact_config(part), kind="table",
-                           build_fn=lambda part=part: runs_table(
-                               train_all(part, cfg.workers, cfg.executor, cfg.scheduler)),
-                           version=VERSION, command=COMMAND)
-              for name, part in stage_specs(specs, cfg.stages)]
-    table = pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
+    table = staged_tables([(name, part, lambda part=part: runs_table(
+        train_all(part, cfg.workers, cfg.executor, cfg.scheduler)))
+        for name, part in stage_specs(specs, cfg.stages)])
     return results_frame(table_records(table), cfg.steps)
+
+
+def staged_tables(parts: list[tuple[str, list[RunSpec], Callable[[], pd.DataFrame]]]
+                  ) -> pd.DataFrame:
+    """The table artifacts `(name, runs, build)` (fingerprinted by their runs), each loaded or
+    built and saved before the next starts, concatenated: the grid's and the tuning's stages."""
+    from ...artifacts import get_or_build
+
+    tables = [get_or_build(name, config=artifact_config(runs), kind="table", build_fn=build,
+                           version=VERSION, command=COMMAND) for name, runs, build in parts]
+    return pd.concat(tables, ignore_index=True) if len(tables) > 1 else tables[0]
 
 
 STAGES = ("one", "seed", "seed_recipe")

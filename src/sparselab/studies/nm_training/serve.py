@@ -139,7 +139,7 @@ def measure(df: pd.DataFrame, cfg: Config, threads: int = 1) -> pd.DataFrame:
     dense: its bpc only. Scored on the test split when the grid holds one out, else on val."""
     from ...artifacts import get_or_build
     from ...reports.provenance import cpu_model
-    from .pipeline import COMMAND, TEXT, char_splits, spec_cell
+    from .pipeline import COMMAND, TEXT, bits_per_char, char_splits, spec_cell
 
     specs = served_specs(df, cfg)
 
@@ -152,8 +152,6 @@ def measure(df: pd.DataFrame, cfg: Config, threads: int = 1) -> pd.DataFrame:
             model, meta = checkpoint(spec)
             base = {"split": split, "retrained_val_bpc": meta["val_bpc"]}
             if spec.recipe == "dense":
-                from .pipeline import bits_per_char
-
                 rows.append({"recipe": "dense", "pattern": "1:1", "seed": spec.seed, **base,
                              "masked_bpc": bits_per_char(model, splits[split], spec.seq_len,
                                                          cfg.val_windows)})

@@ -116,8 +116,7 @@ def tuning_frame(records: list[dict], runs: list[tuple]) -> pd.DataFrame:
 def tune(cfg: Config) -> pd.DataFrame:
     """Train (or load) every tuning run of `cfg`; `tuning_frame` of them, read from the
     artifact `04_nm_training/tuning` when it holds these runs."""
-    from ...artifacts import get_or_build
-    from .pipeline import COMMAND, VERSION, artifact_config, sweep
+    from .pipeline import staged_tables, sweep
 
     runs = tuning_specs(cfg)
     if cfg.stages == "one":
@@ -125,16 +124,11 @@ def tune(cfg: Config) -> pd.DataFrame:
     else:  # staged designs: one artifact per recipe, saved as each recipe's runs are done
         parts = [(f"{ARTIFACT}/{recipe}", [r for r in runs if r[0] == recipe])
                  for recipe in dict.fromkeys(r[0] for r in runs)]
-    frames = []
-    for name, part in parts:
-        specs = [r[3] for r in part]
-        frames.append(get_or_build(
-            name, config=artifact_config(specs), kind="table", version=VERSION,
-            command=COMMAND,
-            build_fn=lambda specs=specs, part=part: tuning_frame(
-                sweep(specs, cfg.executor, cfg.scheduler, cfg.workers,
-                      desc="study 04 tuning"), part)))
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    return staged_tables([
+        (name, [r[3] for r in part], lambda part=part: tuning_frame(
+            sweep([r[3] for r in part], cfg.executor, cfg.scheduler, cfg.workers,
+                  desc="study 04 tuning"), part))
+        for name, part in parts])
 
 
 def table_tuning(frame: pd.DataFrame) -> pd.DataFrame:
