@@ -1,13 +1,16 @@
-"""Study 01's training stage alone: train (or take from the model cache) chosen instances of a
-design and save each as its committed checkpoint artifact as soon as it is done.
+"""Study 01's stages one model at a time: train (or take from the model cache) chosen instances
+of a design, or calibrate them, or score their grid, and save each as its committed artifact as
+soon as it is done.
 
-The design's full run (`sparselab report run 01 ...`) trains every instance and then scores the
-grid; this runs only the first stage, for the instances named, so a long design's training can
-be spread over sessions and machines: commit `artifacts/` after each run, and the report
-(and the next stage) loads them instead of training.
+The design's full run (`sparselab report run 01 ...`) trains every instance, calibrates and
+scores the grid; this runs one stage (`--stage train | calibration | grid`, each after the ones
+before it, which it loads or builds) for the instances named, so a long design's CPU-hours can
+be spread over sessions and machines: commit `artifacts/` after each instance, and the report
+(and the next stage) loads them instead of computing. Calibration and grid stages need a design
+with `stages: "model"` (one artifact per model instance).
 
-    python scripts/train_study01.py --params notebooks/params/01_sparse_attention_tradeoffs.long.yaml \
-        --instances d64_l2 d96_l3-seed1
+    python scripts/train_study01.py --instances d64_l2 d96_l3-seed1
+    python scripts/train_study01.py --stage grid --instances d64_l2
 """
 from __future__ import annotations
 
@@ -28,10 +31,12 @@ def main() -> None:
                                             / "01_sparse_attention_tradeoffs.long.yaml"))
     ap.add_argument("--instances", nargs="+", required=True,
                     help="instances of the design: a family member (seed 0) or <member>-seed<k>")
+    ap.add_argument("--stage", default="train", choices=["train", "calibration", "grid"],
+                    help="the last stage to build for each instance (default: train)")
     args = ap.parse_args()
 
     from sparselab.studies import sparse_attention as study
-    from sparselab.studies.sparse_attention.pipeline import train_models
+    from sparselab.studies.sparse_attention.pipeline import run_stage
 
     os.environ.setdefault("SPARSELAB_ARTIFACTS", "use")  # save what is built
     cfg = study.Config.from_overrides(**yaml.safe_load(Path(args.params).read_text()))
@@ -42,13 +47,10 @@ def main() -> None:
         raise SystemExit(f"--instances: {unknown[0]!r} is not an instance of {args.params}; "
                          f"known: {', '.join(known)}")
     for inst in args.instances:
-        size, seed = known[inst]
-        one = study.Config.from_overrides(**{**cfg.to_dict(), "models": [size],
-                                             "seeds": {size: [seed]} if seed else {}})
         t0 = time.perf_counter()
-        train_models(one)
-        print(json.dumps({"instance": inst, "seconds": round(time.perf_counter() - t0, 1)}),
-              flush=True)
+        run_stage(cfg, inst, args.stage)
+        print(json.dumps({"instance": inst, "stage": args.stage,
+                          "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 
 
 if __name__ == "__main__":

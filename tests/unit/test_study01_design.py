@@ -2,9 +2,11 @@
 budgets, decode on equal footing, bad input, seeds."""
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -161,6 +163,7 @@ def test_calibrated_budget_replaces_the_label_in_the_cell():
     ({"seeds": {"m": [0, 1]}}, "seeds"),
     ({"seeds": {"xs": [1, 2]}}, "seeds"),
     ({"train_task_weights": {"cwe": 2, "cwf": 1}}, "train_task_weights"),
+    ({"stages": "per_model"}, "stages"),
 ])
 def test_bad_input_fails_naming_the_parameter_before_any_compute(overrides, param, monkeypatch):
     from sparselab.studies.sparse_attention import pipeline
@@ -510,3 +513,57 @@ def test_units_under_the_dense_floor_are_listed_with_the_reason():
     cfg = study.Config.from_overrides(noninferiority={"margin": 0.05, "alpha": 0.05, "min_dense": 0.9})
     t = study.table_unlearned(res, cfg)
     assert list(t.task) == ["cwe"] and t.reason[0] == "dense accuracy 0.430 < min_dense 0.9"
+
+
+# ----- per-model stages ------------------------------------------------------------------------
+def test_model_stages_are_committed_one_by_one_and_resume_elsewhere(tmp_path, monkeypatch,
+                                                                    one_thread):
+    """`stages: "model"`: calibration and grid are one artifact per model instance. A stage
+    built for one instance (`run_stage`, scripts/train_study01.py) is saved on its own; on a
+    machine with an empty cache the run scores only the other instance; the cells equal the
+    one-artifact layout's; a stage of a one-artifact design, a bad stage or instance is refused."""
+    from sparselab.models import recipe as recipe_mod
+    from sparselab.models.trainer import TrainConfig
+    from sparselab.studies.sparse_attention import pipeline
+
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
+
+    def tiny(cfg, name, seed=0):
+        return recipe_mod.SuiteRecipe(model=name, tasks="all", lengths=(64,), sources=("synthetic",),
+                                      train=TrainConfig(steps=2, lr=3e-3, batch_size=2, warmup=1,
+                                                        seed=seed), overrides={"tied": False})
+
+    monkeypatch.setattr(pipeline, "recipe_for", tiny)
+    cfg = study.Config.from_overrides(
+        models=["xs"], seeds={"xs": [0, 1]}, n_samples={"xs": 3}, tasks=["niah_single"],
+        prefill_methods=["dense", "block_sparse"], decode_methods=["dense", "quest"],
+        prefill_compressions=[1, 2], decode_compressions=[1, 2], budgets="calibrated",
+        calibration_samples=2, decode_protocol="question", executor="serial", stages="model")
+    pipeline.run_stage(cfg, "xs-seed1", "grid", progress=False)
+    art = tmp_path / "artifacts" / "01_sparse_attention"
+    assert sorted(p.name for p in (art / "grid").iterdir()) == ["xs-seed1.parquet"]
+    assert sorted(p.name for p in (art / "calibration").iterdir()) == ["xs-seed1.parquet"]
+    # another machine: an empty cache, the committed artifacts only
+    monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache2"))
+    built = []
+    real = pipeline.grid_records
+    monkeypatch.setattr(pipeline, "grid_records",
+                        lambda c, m, *a, **k: built.append(sorted(m)) or real(c, m, *a, **k))
+    res = study.run(cfg, progress=False)
+    assert built == [["xs"]]
+    assert sorted(p.name for p in (art / "grid").iterdir()) == ["xs-seed1.parquet", "xs.parquet"]
+    assert list(res.cells.model.unique()) == ["xs", "xs-seed1"]
+    assert set(res.calibration.model) == {"xs", "xs-seed1"}
+    monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(tmp_path / "artifacts-one"))
+    one = study.run(dataclasses.replace(cfg, stages="one"), progress=False)
+    pd.testing.assert_frame_equal(res.cells, one.cells)
+    pd.testing.assert_frame_equal(res.calibration, one.calibration)
+    assert (tmp_path / "artifacts-one" / "01_sparse_attention" / "grid.parquet").is_file()
+    with pytest.raises(ValueError, match="needs stages"):
+        pipeline.run_stage(dataclasses.replace(cfg, stages="one"), "xs", "grid")
+    with pytest.raises(ValueError, match="^stage: 'scores'"):
+        pipeline.run_stage(cfg, "xs", "scores")
+    with pytest.raises(ValueError, match="'xs-seed2' is not a model of the design"):
+        pipeline.run_stage(cfg, "xs-seed2", "train")

@@ -238,18 +238,21 @@ def calibration_records(cfg, models: dict, progress: bool = True) -> pd.DataFram
     return df
 
 
-def calibration(cfg, models: dict, progress: bool = True) -> pd.DataFrame:
-    """The calibration table: committed artifact `01_sparse_attention/calibration` or computed;
-    `budget` decoded back to dicts."""
-    from ...artifacts import get_or_build
-    from .pipeline import ARTIFACT_COMMAND
-
-    conf = {"models": {n: models[n][2] for n in models},
+def calibration_config(cfg, models: dict, _calibration=None) -> dict:
+    """What the calibration table depends on (its artifact's fingerprint)."""
+    return {"models": {n: models[n][2] for n in models},
             "cells": [{k: v for k, v in c.items() if k != "weights"}
                       for c in calibration_cells(cfg, models, dict.fromkeys(models, ""))],
             "tolerance": TOLERANCE}
-    df = get_or_build(CALIBRATION_ARTIFACT, conf, lambda: calibration_records(cfg, models, progress),
-                      kind="table", version=VERSION, command=ARTIFACT_COMMAND)
+
+
+def calibration(cfg, models: dict, progress: bool = True) -> pd.DataFrame:
+    """The calibration table: committed artifact `01_sparse_attention/calibration` (or one per
+    model instance, `stages: "model"`) or computed; `budget` decoded back to dicts."""
+    from .pipeline import staged
+
+    df = staged(cfg, models, CALIBRATION_ARTIFACT, None, calibration_config,
+                lambda c, m, _: calibration_records(c, m, progress), VERSION)
     df = df.copy()
     df["budget"] = [None if b is None or (isinstance(b, float) and np.isnan(b)) else json.loads(b)
                     for b in df["budget"]]

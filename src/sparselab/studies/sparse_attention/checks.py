@@ -19,6 +19,7 @@ from .config import Config
 from .protocol import PROTOCOLS
 
 BUDGETS = ("labels", "calibrated")
+STAGES = ("one", "model")  # artifact layout of calibration and grid (`pipeline.staged`)
 
 
 def _known(what: str, value, known, param: str) -> None:
@@ -78,6 +79,7 @@ def check_config(cfg: Config) -> None:
     _known("budget mode", cfg.budgets, BUDGETS, "budgets")
     _known("decode protocol", cfg.decode_protocol, PROTOCOLS, "decode_protocol")
     _known("search", cfg.search, ("grid", "adaptive"), "search")
+    _known("stage layout", cfg.stages, STAGES, "stages")
     if cfg.calibration_samples < 1:
         raise ValueError(f"calibration_samples: must be >= 1, got {cfg.calibration_samples}")
     trained = {int(n) for n in cfg.train_lengths}

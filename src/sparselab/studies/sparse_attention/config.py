@@ -32,6 +32,7 @@ class Config(StudyConfig):
     decode_protocol: str = "answer"  # "answer": first answer token from dense prefill; "question": all by the method
     seeds: dict = field(default_factory=dict)  # training seeds per model (absent: [0]), e.g. {"xs": [0, 1]}
     search: str = "grid"  # "grid": every level scored; "adaptive": bisect levels per task for the largest non-inferior
+    stages: str = "one"  # "one": one calibration and one grid artifact; "model": one of each per model instance
     timing_repeats: int = 0  # prefill wall-time repeats per (model, length, method, C) for design.json (0: none)
     executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
     scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

@@ -254,13 +254,93 @@ def unit_design(cfg: Config, calibration: pd.DataFrame | None, model: str,
     return keep, budgets
 
 
-def _artifact_wall(name: str) -> float | None:
-    """Build wall time recorded in the manifest for artifact `name` (None if not committed)."""
+def instance_config(cfg: Config, instance: str) -> Config:
+    """The design restricted to one model instance (its family member at that seed; a seed
+    k > 0 keeps the name `<member>-seed<k>`): one stage of the `stages: "model"` layout."""
+    known = {inst: (size, seed) for inst, size, seed in cfg.instances()}
+    if instance not in known:
+        raise ValueError(f"instance {instance!r} is not a model of the design; "
+                         f"known: {', '.join(known)}")
+    size, seed = known[instance]
+    return Config.from_overrides(**{**cfg.to_dict(), "models": [size],
+                                    "seeds": {size: [seed]} if seed else {}})
+
+
+def stage_names(cfg: Config, artifact: str) -> list[str]:
+    """Artifact names of a calibration or grid table: `artifact` itself in the "one" layout,
+    `<artifact>/<instance>` per model instance in the "model" layout."""
+    if cfg.stages == "one":
+        return [artifact]
+    return [f"{artifact}/{inst}" for inst, _, _ in cfg.instances()]
+
+
+def staged(cfg: Config, models: dict, artifact: str, calibration: pd.DataFrame | None,
+           config_fn, build_fn, version: int) -> pd.DataFrame:
+    """The table artifact `artifact`, or (`stages: "model"`) one per model instance, each
+    fingerprinted by `config_fn(cfg, models, calibration)` of its own instance and loaded or
+    built and saved before the next starts, concatenated in the design's order: a long grid
+    resumes from the committed stages on another machine."""
+    from ...artifacts import get_or_build
+
+    if cfg.stages == "one":
+        return get_or_build(artifact, config_fn(cfg, models, calibration),
+                            lambda: build_fn(cfg, models, calibration), kind="table",
+                            version=version, command=ARTIFACT_COMMAND)
+    parts = []
+    for name, (inst, _, _) in zip(stage_names(cfg, artifact), cfg.instances()):
+        one, sub = instance_config(cfg, inst), {inst: models[inst]}
+        cal = None if calibration is None else calibration[calibration.model == inst].reset_index(drop=True)
+        parts.append(get_or_build(name, config_fn(one, sub, cal),
+                                  lambda one=one, sub=sub, cal=cal: build_fn(one, sub, cal),
+                                  kind="table", version=version, command=ARTIFACT_COMMAND))
+    return pd.concat(parts, ignore_index=True)
+
+
+STAGE_KINDS = ("train", "calibration", "grid")
+
+
+def run_stage(cfg: Config, instance: str, stage: str, progress: bool = True) -> None:
+    """Build (or load) one resumable stage of one model instance and save it as its committed
+    artifact: `train` (the checkpoint), `calibration` (its budgets, after its training) or
+    `grid` (its scored cells, after its calibration). `run` then loads the committed stages;
+    so a design's CPU-hours spread over sessions and machines (scripts/train_study01.py)."""
+    import torch
+
+    from .checks import check_config
+
+    if stage not in STAGE_KINDS:
+        raise ValueError(f"stage: {stage!r} is not one of {', '.join(STAGE_KINDS)}")
+    check_config(cfg)
+    if stage != "train" and cfg.stages != "model":
+        raise ValueError(f"stage {stage!r} of one model needs stages: \"model\" "
+                         f"(the design has stages: {cfg.stages!r}, one artifact for every model)")
+    if stage == "calibration" and cfg.budgets != "calibrated":
+        raise ValueError("stage 'calibration' needs budgets: \"calibrated\"")
+    torch.set_num_threads(1)
+    one = instance_config(cfg, instance)
+    models = train_models(one)
+    if stage == "train":
+        return
+    cal = None
+    if cfg.budgets == "calibrated":
+        from .calibrate import calibration
+
+        cal = calibration(one, models, progress)
+    if stage == "grid":
+        staged(one, models, GRID_ARTIFACT, cal, grid_config,
+               lambda c, m, k: grid_records(c, m, progress, k), GRID_ARTIFACT_VERSION)
+
+
+def _artifact_wall(names: list[str]) -> float | None:
+    """Build wall time recorded in the manifest for artifacts `names`, summed (None if one is
+    not committed)."""
     from ...artifacts import ArtifactStore, current_mode
 
     if current_mode() in ("off", "fresh"):
         return None
-    return ArtifactStore().entries().get(name, {}).get("wall_s")  # a bad manifest raises
+    entries = ArtifactStore().entries()  # a bad manifest raises
+    walls = [entries.get(n, {}).get("wall_s") for n in names]
+    return None if any(w is None for w in walls) else float(sum(walls))
 
 
 def run(cfg: Config, progress: bool = True) -> Results:
@@ -270,7 +350,6 @@ def run(cfg: Config, progress: bool = True) -> Results:
 
     import torch
 
-    from ...artifacts import get_or_build
     from ...tasks.suite import build_tasks
     from .checks import check_config
 
@@ -287,9 +366,8 @@ def run(cfg: Config, progress: bool = True) -> Results:
     else:
         cal = None
     t_cal = time.perf_counter()
-    raw = get_or_build(GRID_ARTIFACT, grid_config(cfg, models, cal),
-                       lambda: grid_records(cfg, models, progress, cal), kind="table",
-                       version=GRID_ARTIFACT_VERSION, command=ARTIFACT_COMMAND)
+    raw = staged(cfg, models, GRID_ARTIFACT, cal, grid_config,
+                 lambda c, m, k: grid_records(c, m, progress, k), GRID_ARTIFACT_VERSION)
     t2 = time.perf_counter()
     n_new = {}
     rows = []
@@ -315,7 +393,7 @@ def run(cfg: Config, progress: bool = True) -> Results:
     if len(inst) > len(cfg.models):
         for row in fam:
             row["size"], row["seed"] = inst[row["model"]]
-    timings = {"models_s": t1 - t0, "grid_s": t2 - t_cal, "grid_artifact_build_s": _artifact_wall(GRID_ARTIFACT)}
+    timings = {"models_s": t1 - t0, "grid_s": t2 - t_cal, "grid_artifact_build_s": _artifact_wall(stage_names(cfg, GRID_ARTIFACT))}
     if cal is not None:
         timings["calibration_s"] = t_cal - t1
     out = Results(df, pd.DataFrame(fam).sort_values("n_params").reset_index(drop=True), timings,
