@@ -104,6 +104,23 @@ def test_every_notebook_declares_the_sparselab_kernel():
         assert spec["name"] == execute.KERNEL, nb.name
 
 
+def test_papermill_parses_every_parameter_line():
+    """papermill's own parser (`papermill inspect`, `-p` help) reads every line of each
+    notebook's parameters cell; a comment with `=` makes it drop that parameter with a
+    warning ("Unable to parse line ...")."""
+    import nbformat
+    from papermill.translators import PythonTranslator
+
+    for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        cells = [c for c in nbformat.read(nb, as_version=4).cells
+                 if "parameters" in c.metadata.get("tags", [])]
+        assert len(cells) == 1, nb.name
+        lines = [ln for ln in cells[0].source.splitlines() if ln.strip() and not ln.startswith("#")]
+        parsed = [p.name for p in PythonTranslator.inspect(cells[0])]
+        assert len(parsed) == len(lines), (nb.name, sorted({ln.split(":")[0] for ln in lines}
+                                                           - set(parsed)))
+
+
 def test_setup_installs_nothing_user_wide_and_lab_uses_the_venv_kernel():
     make = (ROOT / "Makefile").read_text()
     assert "--user" not in make and "ipykernel install --sys-prefix --name sparselab" in make
