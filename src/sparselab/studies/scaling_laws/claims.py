@@ -52,6 +52,11 @@ SKILL = C.Claim(
     "better than a model without that axis", paper_value="held-out R² 0.57-0.74", paper_source=SRC,
     hypothesis="greater", unit="R²",
     estimand="held-out R² of the law minus held-out R² of the law without the axis' term")
+SKILL_NL = C.Claim(
+    id="02.holdout_skill_vs_no_NL", claim="The law extrapolates to the held-out largest value of "
+    "an axis better than a model without N and L (compression and task alone)",
+    paper_value="held-out R² 0.57-0.74 (no null reported)", paper_source=SRC, hypothesis="greater",
+    unit="R²", estimand="held-out R² of the law minus held-out R² of the law without N and L")
 SPEARMAN = C.Claim(
     id="02.spearman", claim="Predicted and observed held-out accuracy are rank-correlated on "
     "every task", paper_value="per-task Spearman ρ reported (v1)", paper_source=SRC,
@@ -109,22 +114,29 @@ class LawArrays:
         z = self.logs[rows] @ coef[:3] + coef[3:][self.task[rows]]
         return 1.0 / (1.0 + np.exp(-z)) if self.link == "logit" else z
 
-    def holdout(self, rows: np.ndarray, axis: int) -> tuple[float, float]:
-        """(R^2 law, R^2 null) on the rows at the largest value of `axis` among `rows`."""
+    def holdout(self, rows: np.ndarray, axis: int, drop: tuple[int, ...] | None = None
+                ) -> tuple[float, float]:
+        """(R^2 law, R^2 null) on the rows at the largest value of `axis` among `rows`; the
+        null drops the terms `drop` (default: the held-out axis')."""
         v = self.logs[rows, axis]
         test, train = rows[v == v.max()], rows[v < v.max()]
         if train.size == 0:
             return math.nan, math.nan
         # a task absent from training has no intercept: score only the tasks it saw
         test = test[np.isin(self.task[test], self.task[train])]
-        law, null = self.fit(train), self.fit(train, drop=(axis,))
+        law, null = self.fit(train), self.fit(train, drop=(axis,) if drop is None else drop)
         return (scaling.r2(self.y[test], self.predict(law, test)),
                 scaling.r2(self.y[test], self.predict(null, test)))
 
 
-def _skill(arr: LawArrays, axis: int):
+# The nulls a held-out R^2 is compared with: without the held-out axis' term (METHODS.md §2),
+# without N and L (size and length add nothing), without C (compression adds nothing).
+NULLS = {"axis": None, "no_NL": (0, 1), "no_C": (2,)}
+
+
+def _skill(arr: LawArrays, axis: int, drop: tuple[int, ...] | None = None):
     def stat(rows: np.ndarray) -> float:
-        law, null = arr.holdout(rows, axis)
+        law, null = arr.holdout(rows, axis, drop)
         # a resample whose held-out rows do not vary has no R^2: no skill either way
         return 0.0 if math.isnan(law) or math.isnan(null) else law - null
     return stat
@@ -151,31 +163,46 @@ def sign_claims(arr: LawArrays, phase: str, n_boot: int) -> list[C.ClaimResult]:
 
 
 def skill_claims(arr: LawArrays, phase: str, n_boot: int) -> tuple[list[C.ClaimResult], list[dict]]:
-    """Held-out skill over the axis-dropping null per axis, and the table rows behind it."""
+    """Held-out skill per axis over the axis-dropping null and over the null without N and L
+    (claims), and the table rows behind them (R² of the law and of every null in `NULLS`)."""
     rows = np.arange(len(arr.y))
     out, table = [], []
     for axis, name in enumerate(AXES):
-        claim = _for(SKILL, f"{phase}/{name}", f"{phase}, hold out the largest {name}")
+        claims = [(_for(SKILL, f"{phase}/{name}", f"{phase}, hold out the largest {name}"), None,
+                   f"null without {name}"),
+                  (_for(SKILL_NL, f"{phase}/{name}", f"{phase}, hold out the largest {name}"), (0, 1),
+                   "null without N and L")]
         n_vals = len(np.unique(arr.logs[:, axis]))
         if n_vals < 3:
-            out.append(C.untestable(claim, f"holding out the largest {name} leaves < 2 values to fit",
-                                    quantity=f"distinct values of {name}", measured=n_vals, threshold=3))
+            out += [C.untestable(c, f"holding out the largest {name} leaves < 2 values to fit",
+                                 quantity=f"distinct values of {name}", measured=n_vals, threshold=3)
+                    for c, _, _ in claims]
             continue
-        law, null = arr.holdout(rows, axis)
-        if math.isnan(law) or math.isnan(null):
+        r2s = {k: arr.holdout(rows, axis, d) for k, d in NULLS.items()}
+        law = r2s["axis"][0]
+        if math.isnan(law) or any(math.isnan(v[1]) for v in r2s.values()):
             held = arr.y[arr.logs[:, axis] == arr.logs[:, axis].max()]
-            out.append(C.untestable(claim, "the held-out accuracy does not vary, so R² is undefined",
-                                    quantity=f"spread of held-out accuracy at the largest {name}",
-                                    measured=float(np.ptp(held)), threshold=0.0))
+            out += [C.untestable(c, "the held-out accuracy does not vary, so R² is undefined",
+                                 quantity=f"spread of held-out accuracy at the largest {name}",
+                                 measured=float(np.ptp(held)), threshold=0.0) for c, _, _ in claims]
             continue
+        nulls = {k: v[1] for k, v in r2s.items()}
         table.append({"phase": phase, "axis": name, "held_out": float(np.exp(arr.logs[:, axis].max())),
-                      "r2_law": law, "r2_null": null, "skill": law - null})
-        est = C.bootstrap(rows, _skill(arr, axis), clusters=arr.model, n_boot=n_boot, claim=claim,
-                          unit="models")
-        r = C.judge(claim, est)
-        out.append(dataclasses.replace(r, reason=f"held-out R² {law:.3f} (law) vs {null:.3f} "
-                                       f"(null without {name}); {r.reason}"))
+                      "r2_law": law, "r2_null": nulls["axis"], "r2_no_NL": nulls["no_NL"],
+                      "r2_no_C": nulls["no_C"], "skill": law - nulls["axis"],
+                      "skill_no_NL": law - nulls["no_NL"], "skill_no_C": law - nulls["no_C"]})
+        for claim, drop, what in claims:
+            est = C.bootstrap(rows, _skill(arr, axis, drop), clusters=arr.model, n_boot=n_boot,
+                              claim=claim, unit="models")
+            r = C.judge(claim, est)
+            null = nulls["axis" if drop is None else "no_NL"]
+            out.append(dataclasses.replace(r, reason=f"held-out R² {law:.3f} (law) vs {null:.3f} "
+                                           f"({what}); {r.reason}"))
     return out, table
+
+
+SKILL_COLUMNS = ["phase", "axis", "held_out", "r2_law", "r2_null", "r2_no_NL", "r2_no_C", "skill",
+                 "skill_no_NL", "skill_no_C"]
 
 
 def spearman_claims(arr: LawArrays, df: pd.DataFrame, phase: str) -> list[C.ClaimResult]:
@@ -218,11 +245,20 @@ def _rho_estimate(pred: np.ndarray, actual: np.ndarray, claim: C.Claim) -> C.Est
 
 def budget_tokens(df: pd.DataFrame, target: float) -> pd.DataFrame:
     """Per length: budget fraction 1/C of the largest C within `target` relative error (1.0
-    when only dense is), from accuracy averaged over models and tasks; `capped` when that C is
-    the grid's largest."""
-    avg = df.groupby(["length", "compression"])["accuracy"].mean().reset_index()
-    b = scaling.budget_for_error(avg, float(target))
-    b["capped"] = np.isclose(b.budget_fraction, 1.0 / df.compression.max())
+    when only dense is), from accuracy averaged over models and tasks (and methods); `capped`
+    when that C is the grid's largest. Rows with a `level` (achieved compression, one row per
+    method) are averaged per level (a calibrated target), C the mean achieved compression
+    there."""
+    if "level" in df:
+        avg = (df.groupby(["length", "level"]).agg(accuracy=("accuracy", "mean"),
+                                                   compression=("compression", "mean"))
+               .reset_index())
+        top = avg[avg.level == avg.level.max()].set_index("length")["compression"]
+    else:
+        avg = df.groupby(["length", "compression"])["accuracy"].mean().reset_index()
+        top = pd.Series(df.compression.max(), index=avg.length.unique())
+    b = scaling.budget_for_error(avg[["length", "compression", "accuracy"]], float(target))
+    b["capped"] = np.isclose(b.budget_fraction, 1.0 / b.length.map(top).to_numpy(float))
     return b
 
 
@@ -238,7 +274,7 @@ def budget_claims(df: pd.DataFrame, phase: str, cfg: Config, n_boot: int) -> lis
             continue
         if b.capped.all():
             out.append(C.untestable(
-                claim, f"compression saturates: the grid's largest C = {df.compression.max():g} "
+                claim, f"compression saturates: the grid's largest C (up to {df.compression.max():.3g}) "
                 "is within the target at every length, so the budget is the grid's cap",
                 quantity="share of lengths at the grid's largest C", measured=1.0, threshold=0.5))
             continue
@@ -251,6 +287,51 @@ def budget_claims(df: pd.DataFrame, phase: str, cfg: Config, n_boot: int) -> lis
                           null=1.0, unit="models")
         out.append(C.judge(claim, est))
     return out
+
+
+FIT_COLUMNS = ["phase", "fit", "quantity", "estimate", "ci_low", "ci_high", "n_models", "n_rows"]
+
+
+def method_fits(res, cfg: Config, n_boot: int | None = None) -> pd.DataFrame:
+    """The law fitted per method and pooled, on achieved compression (`compression:
+    achieved`; empty for rows averaged over methods): per phase and fit (`pooled`: every
+    method's rows; else one method's), alpha, beta, gamma and the held-out skill of each axis
+    over each null (`skill/<axis>/<null>`, `NULLS`), with model-cluster bootstrap CIs (95 %,
+    one set of resamples per fit). Quantities that a fit cannot identify (one value on the
+    axis, < 3 values to hold out) are left out."""
+    from ...claims.bootstrap import replicates
+
+    if "method" not in res.data:
+        return pd.DataFrame(columns=FIT_COLUMNS)
+    n_boot = int(n_boot or cfg.n_boot)
+    rows = []
+    for phase in ("prefill", "decode"):
+        df = res.data[res.data.phase == phase].reset_index(drop=True)
+        for fit in (["pooled", *sorted(df.method.unique())] if len(df) else []):
+            d = df if fit == "pooled" else df[df.method == fit].reset_index(drop=True)
+            arr = LawArrays.of(d, cfg.link, cfg.eps)
+            names, fns = [], []
+            for i, coef in enumerate(COEF_AXIS):
+                if np.ptp(arr.logs[:, i]) > 0:
+                    names.append(coef)
+                    fns.append(lambda r, i=i, arr=arr: float(arr.fit(r)[i]))
+            for axis, name in enumerate(AXES):
+                if len(np.unique(arr.logs[:, axis])) < 3:
+                    continue
+                for null, drop in NULLS.items():
+                    if not (null == "no_C" and name == "C"):  # the same null as "axis" there
+                        names.append(f"skill/{name}/{null}")
+                        fns.append(_skill(arr, axis, drop))
+            n_models = len(np.unique(arr.model))
+            if not names or n_models < 2 or np.ptp(arr.z) == 0:
+                continue
+            full, reps, _ = replicates(np.arange(len(d)), lambda r, fns=fns: [f(r) for f in fns],
+                                       clusters=arr.model, n_boot=n_boot)
+            lo, hi = np.quantile(reps, [0.025, 0.975], axis=0)
+            rows += [{"phase": phase, "fit": fit, "quantity": q, "estimate": float(e),
+                      "ci_low": float(a), "ci_high": float(b), "n_models": n_models,
+                      "n_rows": len(d)} for q, e, a, b in zip(names, full, lo, hi)]
+    return pd.DataFrame(rows, columns=FIT_COLUMNS)
 
 
 def evaluate(res, cfg: Config, n_boot: int | None = None) -> tuple[list[C.ClaimResult], pd.DataFrame]:
@@ -268,4 +349,4 @@ def evaluate(res, cfg: Config, n_boot: int | None = None) -> tuple[list[C.ClaimR
         table += rows
         out += spearman_claims(arr, df, phase)
         out += budget_claims(df, phase, cfg, n_boot)
-    return out, pd.DataFrame(table, columns=["phase", "axis", "held_out", "r2_law", "r2_null", "skill"])
+    return out, pd.DataFrame(table, columns=SKILL_COLUMNS)

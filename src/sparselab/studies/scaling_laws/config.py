@@ -16,6 +16,7 @@ class Config(StudyConfig):
     n_boot: int = 200
     exclude_methods: list = field(default_factory=lambda: ["dense", "oracle_topk"])
     min_dense_accuracy: float = 0.0
+    compression: str = "label"  # "label": the grid's levels, rows averaged over methods; "achieved": each method's measured compression, one row per method
     target_errors: list = field(default_factory=lambda: [0.1, 0.25])
     executor: str = "local"  # how sweeps run their cells: serial, local (processes) or dask
     scheduler: str = ""  # Dask scheduler (tcp://host:8786); "": $SPARSELAB_SCHEDULER or a local cluster

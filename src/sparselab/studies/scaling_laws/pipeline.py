@@ -40,18 +40,38 @@ def grid_config(profile: str):
     return sparse_attention.Config.from_overrides(**yaml.safe_load(path.read_text()))
 
 
-def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0) -> pd.DataFrame:
-    """Accuracy per (phase, model, length, C, task), mean over methods not in `exclude`.
+COMPRESSIONS = ("label", "achieved")
 
-    Level-1 rows are dense for every method. Tasks whose dense accuracy (mean over models and
-    lengths) is below `min_dense` are dropped (nothing to lose from sparsity there).
+
+def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0,
+             compression: str = "label") -> pd.DataFrame:
+    """The law's rows from study 01's cells (methods in `exclude` left out).
+
+    `compression="label"` (the v1 form): accuracy per (phase, model, length, C, task), mean over
+    the methods, C the grid's level; tasks whose dense accuracy (mean over models and lengths)
+    is below `min_dense` are dropped. `compression="achieved"`: one row per (phase, method,
+    model, length, level, task) with C the cell's achieved (effective) compression (a
+    calibrated grid's level is its target; the pooled law is fitted on every method's rows,
+    `table_fits` fits each method alone); units (phase, model, length, task) whose dense
+    accuracy is below `min_dense` are dropped. Level-1 rows are dense for every method (C = 1).
     """
-    dense = cells[cells.method == "dense"].groupby("task")["accuracy"].mean()
-    keep = dense[dense >= min_dense].index
-    d = cells[~cells.method.isin(exclude) & cells.task.isin(keep)]
-    out = (d.groupby(["phase", "model", "n_params", "length", "level", "task"])["accuracy"].mean()
-           .reset_index().rename(columns={"level": "compression"}))
-    return out
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    if compression == "label":
+        dense = cells[cells.method == "dense"].groupby("task")["accuracy"].mean()
+        keep = dense[dense >= min_dense].index
+        d = cells[~cells.method.isin(exclude) & cells.task.isin(keep)]
+        return (d.groupby(["phase", "model", "n_params", "length", "level", "task"])["accuracy"].mean()
+                .reset_index().rename(columns={"level": "compression"}))
+    unit = ["phase", "model", "length", "task"]
+    dense = cells[cells.method == "dense"].set_index(unit)["accuracy"]
+    d = cells[~cells.method.isin(exclude)]
+    ok = dense.reindex(pd.MultiIndex.from_frame(d[unit])).to_numpy(float) >= min_dense
+    cols = ["phase", "method", "model", "n_params", "length", "level", "task", "accuracy",
+            "effective_compression"]
+    out = d.loc[ok, cols].rename(columns={"effective_compression": "compression"})
+    out.loc[out.level == 1, "compression"] = 1.0
+    return out.sort_values(["phase", "method", "model", "length", "level", "task"]).reset_index(drop=True)
 
 
 def run(cfg: Config) -> Results:
@@ -61,7 +81,8 @@ def run(cfg: Config) -> Results:
     # study 01's grid runs (or is read) with this notebook's sweep executor
     grid = sparse_attention.run(replace(grid_config(cfg.grid), executor=cfg.executor,
                                         scheduler=cfg.scheduler))
-    return Results(law_data(grid.cells, list(cfg.exclude_methods), cfg.min_dense_accuracy), grid)
+    return Results(law_data(grid.cells, list(cfg.exclude_methods), cfg.min_dense_accuracy,
+                            cfg.compression), grid)
 
 
 def _phase(res: Results, phase: str) -> pd.DataFrame:

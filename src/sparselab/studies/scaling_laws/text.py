@@ -7,6 +7,7 @@ import pandas as pd
 
 from ..sparse_attention.claims import attention_share
 from ..sparse_attention.text import table_saturation
+from .claims import family_member
 
 
 def _fmt_est(r) -> str:
@@ -38,12 +39,15 @@ def answer(res, results, skill: pd.DataFrame) -> str:
                                          ("gamma", "02.gamma_negative")) if f"{cid}/{phase}" in by)
         sk = skill[skill.phase == phase]
         sk_txt = "; ".join(
-            f"{r.axis}: R² {r.r2_law:.2f} vs null {r.r2_null:.2f} "
-            f"({by[f'02.holdout_skill/{phase}/{r.axis}'].verdict})" for r in sk.itertuples())
+            f"{r.axis}: R² {r.r2_law:.2f} vs {r.r2_null:.2f} without {r.axis} "
+            f"({by[f'02.holdout_skill/{phase}/{r.axis}'].verdict}) and {r.r2_no_NL:.2f} without N "
+            f"and L ({by[f'02.holdout_skill_vs_no_NL/{phase}/{r.axis}'].verdict})"
+            for r in sk.itertuples())
         if signs or sk_txt:
             parts.append(f"**{phase}**: {signs}; held-out {sk_txt or 'none'}")
     n_models = int(res.data.model.nunique()) if len(res.data) else 0
-    return (f"The law fitted on study 01's grid ({n_models} models, {len(res.data)} rows) gives "
+    rows = "rows" if "method" not in res.data else "rows, one per method at its achieved compression"
+    return (f"The law fitted on study 01's grid ({n_models} models, {len(res.data)} {rows}) gives "
             f"{len(results)} claims: {count_txt}. " + ". ".join(parts) + ". CIs resample whole models "
             "(a cluster bootstrap), so they carry the model-to-model variation a law over N must survive.")
 
@@ -55,16 +59,26 @@ def limitations(res, cfg) -> str:
     sat = table_saturation(cells)
     top = int(cells.length.max())
     n_models = int(res.data.model.nunique())
+    n_sizes = len(set(family_member(res.data.model.unique())))
     sat_txt = "; ".join(f"{ph}/{m} {row.max():.2f}x" for (ph, m), row in sat.iterrows()) if len(sat) else "none"
     return "\n".join([
-        (f"* **Models.** {n_models} model sizes with one training seed each; "
-        f"{degenerate_share(n_models):.0%} of model-cluster resamples hold fewer than 3 distinct "
-        "models, where holding out the largest N leaves one training size and the law's N term "
-        "drops out (skill 0 there, which pulls the N-axis CI to 0)."),
+        (f"* **Models.** {n_sizes} model sizes, {n_models} trained models (a size's seeds are "
+        f"one cluster); {degenerate_share(n_sizes):.0%} of model-cluster resamples hold fewer "
+        "than 3 distinct sizes, where holding out the largest N leaves one training size and the "
+        "law's N term drops out (skill 0 there, which pulls the N-axis CI to 0)."),
         (f"* **Length.** L <= {top} tokens (the paper: 16K-128K); attention is at most "
         f"{share.max():.1%} of a dense prefill's FLOPs at L = {top}."),
         (f"* **Compression.** The law uses the grid's compression labels; achieved compression at "
-        f"L = {top} saturates at {sat_txt}, so the labels above those values repeat a layout."),
+        f"L = {top} saturates at {sat_txt}, so the labels above those values repeat a layout."
+         if cfg.compression == "label" else
+         f"* **Compression.** The law uses each cell's achieved compression (one row per method); "
+         f"units (model, length, task) with dense accuracy below {cfg.min_dense_accuracy:g} are "
+         "left out. Largest achieved compression per phase and method at "
+         f"L = {top}: {sat_txt}."),
         (f"* **Rows.** Accuracy per grid point is the mean over the real methods of a phase "
-        f"(excluded: {', '.join(cfg.exclude_methods)}), {len(res.data)} rows in all."),
+        f"(excluded: {', '.join(cfg.exclude_methods)}), {len(res.data)} rows in all."
+         if cfg.compression == "label" else
+         f"* **Rows.** One row per (phase, method, model, length, level, task), excluded methods: "
+         f"{', '.join(cfg.exclude_methods)}; {len(res.data)} rows in all. Rows of one model share "
+         "its training run, and rows of one method share its prompts: the CIs resample models."),
     ])
