@@ -21,6 +21,16 @@ from sparselab.tasks.vocab import Vocab
 L = 128
 
 
+def _tiny_recipe(cfg, name, seed=0):
+    """A 2-step training recipe on synthetic data (replaces `pipeline.recipe_for` in tests)."""
+    from sparselab.models import recipe as recipe_mod
+    from sparselab.models.trainer import TrainConfig
+
+    return recipe_mod.SuiteRecipe(model=name, tasks="all", lengths=(64,), sources=("synthetic",),
+                                  train=TrainConfig(steps=2, lr=3e-3, batch_size=2, warmup=1,
+                                                    seed=seed), overrides={"tied": False})
+
+
 @pytest.fixture(scope="module")
 def tiny(one_thread):
     tasks = build_tasks(["niah_single", "mqar"], L, sources=("synthetic",))
@@ -263,19 +273,11 @@ def test_long_design_end_to_end_on_tiny_models(tmp_path, monkeypatch, one_thread
     for them, achieved compression within the tolerance in the grid."""
     import json
 
-    from sparselab.models import recipe as recipe_mod
-    from sparselab.models.trainer import TrainConfig
     from sparselab.studies.sparse_attention import pipeline
 
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SPARSELAB_ARTIFACTS", "off")
-
-    def tiny(cfg, name, seed=0):
-        return recipe_mod.SuiteRecipe(model=name, tasks="all", lengths=(64,), sources=("synthetic",),
-                                      train=TrainConfig(steps=2, lr=3e-3, batch_size=2, warmup=1,
-                                                        seed=seed), overrides={"tied": False})
-
-    monkeypatch.setattr(pipeline, "recipe_for", tiny)
+    monkeypatch.setattr(pipeline, "recipe_for", _tiny_recipe)
     cfg = study.Config.from_overrides(
         models=["xs"], seeds={"xs": [0, 1]}, train_steps={"xs": 2}, train_lr={"xs": 3e-3},
         train_batch={"xs": 2}, n_samples={"xs": 3}, tasks=["niah_single", "mqar"],
@@ -522,20 +524,12 @@ def test_model_stages_are_committed_one_by_one_and_resume_elsewhere(tmp_path, mo
     built for one instance (`run_stage`, scripts/train_study01.py) is saved on its own; on a
     machine with an empty cache the run scores only the other instance; the cells equal the
     one-artifact layout's; a stage of a one-artifact design, a bad stage or instance is refused."""
-    from sparselab.models import recipe as recipe_mod
-    from sparselab.models.trainer import TrainConfig
     from sparselab.studies.sparse_attention import pipeline
 
     monkeypatch.setenv("SPARSELAB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("SPARSELAB_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
     monkeypatch.setenv("SPARSELAB_ARTIFACTS", "use")
-
-    def tiny(cfg, name, seed=0):
-        return recipe_mod.SuiteRecipe(model=name, tasks="all", lengths=(64,), sources=("synthetic",),
-                                      train=TrainConfig(steps=2, lr=3e-3, batch_size=2, warmup=1,
-                                                        seed=seed), overrides={"tied": False})
-
-    monkeypatch.setattr(pipeline, "recipe_for", tiny)
+    monkeypatch.setattr(pipeline, "recipe_for", _tiny_recipe)
     cfg = study.Config.from_overrides(
         models=["xs"], seeds={"xs": [0, 1]}, n_samples={"xs": 3}, tasks=["niah_single"],
         prefill_methods=["dense", "block_sparse"], decode_methods=["dense", "quest"],

@@ -315,8 +315,10 @@ def method_fits(res, cfg: Config, n_boot: int | None = None) -> pd.DataFrame:
                 if np.ptp(arr.logs[:, i]) > 0:
                     names.append(coef)
                     fns.append(lambda r, i=i, arr=arr: float(arr.fit(r)[i]))
+            every = np.arange(len(d))
             for axis, name in enumerate(AXES):
-                if len(np.unique(arr.logs[:, axis])) < 3:
+                if len(np.unique(arr.logs[:, axis])) < 3 or any(
+                        math.isnan(v) for v in arr.holdout(every, axis)):  # R² undefined there
                     continue
                 for null, drop in NULLS.items():
                     if not (null == "no_C" and name == "C"):  # the same null as "axis" there
@@ -325,7 +327,7 @@ def method_fits(res, cfg: Config, n_boot: int | None = None) -> pd.DataFrame:
             n_models = len(np.unique(arr.model))
             if not names or n_models < 2 or np.ptp(arr.z) == 0:
                 continue
-            full, reps, _ = replicates(np.arange(len(d)), lambda r, fns=fns: [f(r) for f in fns],
+            full, reps, _ = replicates(every, lambda r, fns=fns: [f(r) for f in fns],
                                        clusters=arr.model, n_boot=n_boot)
             lo, hi = np.quantile(reps, [0.025, 0.975], axis=0)
             rows += [{"phase": phase, "fit": fit, "quantity": q, "estimate": float(e),
