@@ -48,7 +48,10 @@ def main() -> None:
                          f"known: {', '.join(known)}")
     for inst in args.instances:
         t0 = time.perf_counter()
-        run_stage(cfg, inst, args.stage)
+        try:
+            run_stage(cfg, inst, args.stage)
+        except ValueError as e:  # bad parameters: named, no traceback, non-zero exit
+            raise SystemExit(f"{args.params}: {e}") from None
         print(json.dumps({"instance": inst, "stage": args.stage,
                           "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 
