@@ -36,7 +36,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from sparselab.studies import sparse_attention as study
-    from sparselab.studies.sparse_attention.pipeline import run_stage
+    from sparselab.studies.sparse_attention.pipeline import check_stage, run_stage
 
     os.environ.setdefault("SPARSELAB_ARTIFACTS", "use")  # save what is built
     cfg = study.Config.from_overrides(**yaml.safe_load(Path(args.params).read_text()))
@@ -46,12 +46,14 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"--instances: {unknown[0]!r} is not an instance of {args.params}; "
                          f"known: {', '.join(known)}")
+    try:  # bad parameters: named, no traceback, non-zero exit, before any compute
+        for inst in args.instances:
+            check_stage(cfg, inst, args.stage)
+    except ValueError as e:
+        raise SystemExit(f"{args.params}: {e}") from None
     for inst in args.instances:
         t0 = time.perf_counter()
-        try:
-            run_stage(cfg, inst, args.stage)
-        except ValueError as e:  # bad parameters: named, no traceback, non-zero exit
-            raise SystemExit(f"{args.params}: {e}") from None
+        run_stage(cfg, inst, args.stage)
         print(json.dumps({"instance": inst, "stage": args.stage,
                           "seconds": round(time.perf_counter() - t0, 1)}), flush=True)
 

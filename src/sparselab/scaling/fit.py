@@ -83,15 +83,17 @@ def r2(actual: np.ndarray, predicted: np.ndarray) -> float:
 
 
 def holdout(df: pd.DataFrame, axis: str, y: str = "accuracy", link: str = "logit",
-            eps: float = 0.02) -> dict:
+            eps: float = 0.02, by: str | None = None) -> dict:
     """Fit on all but the largest value of `axis` (N, L or C), test on that value.
 
-    Returns R^2 on the held-out rows (accuracy scale), per-task Spearman rho and p-value between
-    predicted and observed accuracy there, and the fit.
+    `by` names another column whose largest value selects the held-out rows (e.g. the grid
+    level of rows at a continuous achieved compression). Returns R^2 on the held-out rows
+    (accuracy scale), per-task Spearman rho and p-value between predicted and observed accuracy
+    there, and the fit.
     """
     if axis not in AXES:
         raise ValueError(f"unknown axis {axis!r}; use one of {list(AXES)}")
-    col = AXES[axis]
+    col = by or AXES[axis]
     top = df[col].max()
     train, test = df[df[col] < top], df[df[col] == top]
     if train.empty or test.empty:

@@ -89,14 +89,24 @@ class LawArrays:
     z: np.ndarray  # accuracy on the fitted (link) scale
     model: np.ndarray  # cluster label: the family member (`family_member`)
     link: str
+    held: np.ndarray | None = None  # (n, 3) values whose largest is held out (default: logs)
 
     @classmethod
     def of(cls, df: pd.DataFrame, link: str, eps: float) -> LawArrays:
+        """Rows with a `level` (achieved compression, continuous) hold out C by level: the
+        largest calibrated target, not the one cell that happened to achieve the most."""
         logs = np.log(df[["n_params", "length", "compression"]].to_numpy(float))
         codes, tasks = pd.factorize(df["task"], sort=True)
         y = df["accuracy"].to_numpy(float)
+        held = logs.copy()
+        if "level" in df:
+            held[:, 2] = np.log(df["level"].to_numpy(float))
         return cls(logs, codes, len(tasks), y, scaling.fit.transform(y, link, eps),
-                   family_member(df["model"]), link)
+                   family_member(df["model"]), link, held)
+
+    def axis_values(self, axis: int) -> np.ndarray:
+        """Values of `axis` that the hold-out reads (log scale)."""
+        return (self.logs if self.held is None else self.held)[:, axis]
 
     def fit(self, rows: np.ndarray, drop: tuple[int, ...] = ()) -> np.ndarray:
         """(3 + n_tasks,) coefficients fitted on `rows`; dropped axes and axes with a single
@@ -118,7 +128,7 @@ class LawArrays:
                 ) -> tuple[float, float]:
         """(R^2 law, R^2 null) on the rows at the largest value of `axis` among `rows`; the
         null drops the terms `drop` (default: the held-out axis')."""
-        v = self.logs[rows, axis]
+        v = self.axis_values(axis)[rows]
         test, train = rows[v == v.max()], rows[v < v.max()]
         if train.size == 0:
             return math.nan, math.nan
@@ -172,7 +182,7 @@ def skill_claims(arr: LawArrays, phase: str, n_boot: int) -> tuple[list[C.ClaimR
                    f"null without {name}"),
                   (_for(SKILL_NL, f"{phase}/{name}", f"{phase}, hold out the largest {name}"), (0, 1),
                    "null without N and L")]
-        n_vals = len(np.unique(arr.logs[:, axis]))
+        n_vals = len(np.unique(arr.axis_values(axis)))
         if n_vals < 3:
             out += [C.untestable(c, f"holding out the largest {name} leaves < 2 values to fit",
                                  quantity=f"distinct values of {name}", measured=n_vals, threshold=3)
@@ -181,13 +191,13 @@ def skill_claims(arr: LawArrays, phase: str, n_boot: int) -> tuple[list[C.ClaimR
         r2s = {k: arr.holdout(rows, axis, d) for k, d in NULLS.items()}
         law = r2s["axis"][0]
         if math.isnan(law) or any(math.isnan(v[1]) for v in r2s.values()):
-            held = arr.y[arr.logs[:, axis] == arr.logs[:, axis].max()]
+            held = arr.y[arr.axis_values(axis) == arr.axis_values(axis).max()]
             out += [C.untestable(c, "the held-out accuracy does not vary, so R² is undefined",
                                  quantity=f"spread of held-out accuracy at the largest {name}",
                                  measured=float(np.ptp(held)), threshold=0.0) for c, _, _ in claims]
             continue
         nulls = {k: v[1] for k, v in r2s.items()}
-        table.append({"phase": phase, "axis": name, "held_out": float(np.exp(arr.logs[:, axis].max())),
+        table.append({"phase": phase, "axis": name, "held_out": float(np.exp(arr.axis_values(axis).max())),
                       "r2_law": law, "r2_null": nulls["axis"], "r2_no_NL": nulls["no_NL"],
                       "r2_no_C": nulls["no_C"], "skill": law - nulls["axis"],
                       "skill_no_NL": law - nulls["no_NL"], "skill_no_C": law - nulls["no_C"]})
@@ -212,7 +222,7 @@ def spearman_claims(arr: LawArrays, df: pd.DataFrame, phase: str) -> list[C.Clai
     tasks = np.array(sorted(df.task.unique()))
     for axis, name in enumerate(AXES):
         claim = _for(SPEARMAN, f"{phase}/{name}", f"{phase}, hold out the largest {name}")
-        v = arr.logs[:, axis]
+        v = arr.axis_values(axis)
         if len(np.unique(v)) < 3:
             out.append(C.untestable(claim, f"holding out the largest {name} leaves < 2 values to fit",
                                     quantity=f"distinct values of {name}", measured=len(np.unique(v)), threshold=3))
@@ -253,7 +263,8 @@ def budget_tokens(df: pd.DataFrame, target: float) -> pd.DataFrame:
         avg = (df.groupby(["length", "level"]).agg(accuracy=("accuracy", "mean"),
                                                    compression=("compression", "mean"))
                .reset_index())
-        top = avg[avg.level == avg.level.max()].set_index("length")["compression"]
+        # the largest level scored at each length (the grid's cap there)
+        top = avg.loc[avg.groupby("length")["level"].idxmax()].set_index("length")["compression"]
     else:
         avg = df.groupby(["length", "compression"])["accuracy"].mean().reset_index()
         top = pd.Series(df.compression.max(), index=avg.length.unique())
@@ -317,7 +328,7 @@ def method_fits(res, cfg: Config, n_boot: int | None = None) -> pd.DataFrame:
                     fns.append(lambda r, i=i, arr=arr: float(arr.fit(r)[i]))
             every = np.arange(len(d))
             for axis, name in enumerate(AXES):
-                if len(np.unique(arr.logs[:, axis])) < 3 or any(
+                if len(np.unique(arr.axis_values(axis))) < 3 or any(
                         math.isnan(v) for v in arr.holdout(every, axis)):  # R² undefined there
                     continue
                 for null, drop in NULLS.items():

@@ -52,8 +52,11 @@ def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0,
     is below `min_dense` are dropped. `compression="achieved"`: one row per (phase, method,
     model, length, level, task) with C the cell's achieved (effective) compression (a
     calibrated grid's level is its target; the pooled law is fitted on every method's rows,
-    `table_fits` fits each method alone); units (phase, model, length, task) whose dense
-    accuracy is below `min_dense` are dropped. Level-1 rows are dense for every method (C = 1).
+    `claims.method_fits` fits each method alone); units (phase, model, length, task) whose
+    dense accuracy is below `min_dense` are dropped, and so are the levels a method was not
+    scored at in every one of its remaining units: an adaptive grid scores a level above the
+    anchors only where the bisection reached it, so keeping those rows would select on the
+    outcome. Level-1 rows are dense for every method (C = 1).
     """
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
@@ -71,12 +74,22 @@ def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0,
             "effective_compression"]
     out = d.loc[ok, cols].rename(columns={"effective_compression": "compression"})
     out.loc[out.level == 1, "compression"] = 1.0
+    units = out.groupby(["phase", "method"])[["model", "length", "task"]].apply(
+        lambda g: len(g.drop_duplicates()))
+    seen = out.groupby(["phase", "method", "level"])[["model", "length", "task"]].apply(
+        lambda g: len(g.drop_duplicates()))
+    complete = seen[seen.to_numpy() == units.reindex(seen.index.droplevel("level")).to_numpy()]
+    out = out.set_index(["phase", "method", "level"]).loc[lambda f: f.index.isin(complete.index)]
+    out = out.reset_index()[cols[:-1] + ["compression"]]
     return out.sort_values(["phase", "method", "model", "length", "level", "task"]).reset_index(drop=True)
 
 
 def run(cfg: Config) -> Results:
     """Study 01's grid (run if not cached) reduced to scaling-law rows."""
     from .. import sparse_attention
+
+    if cfg.compression not in COMPRESSIONS:  # before study 01's grid is loaded or built
+        raise ValueError(f"compression: {cfg.compression!r} is not one of {', '.join(COMPRESSIONS)}")
 
     # study 01's grid runs (or is read) with this notebook's sweep executor
     grid = sparse_attention.run(replace(grid_config(cfg.grid), executor=cfg.executor,
@@ -87,6 +100,11 @@ def run(cfg: Config) -> Results:
 
 def _phase(res: Results, phase: str) -> pd.DataFrame:
     return res.data[res.data.phase == phase].reset_index(drop=True)
+
+
+def _held_by(df: pd.DataFrame, axis: str) -> str | None:
+    """Column whose largest value is held out: the level for C on achieved compression."""
+    return "level" if axis == "C" and "level" in df else None
 
 
 def _varying_axes(df: pd.DataFrame) -> list[str]:
@@ -119,7 +137,7 @@ def table_holdout(res: Results, cfg: Config) -> pd.DataFrame:
     for phase in ("prefill", "decode"):
         df = _phase(res, phase)
         for axis in _varying_axes(df):
-            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps, by=_held_by(df, axis))
             rows.append({"phase": phase, "axis": axis, "held_out": h["held_out"], "n_train": h["n_train"],
                          "n_test": h["n_test"], "r2": h["r2"]})
     return pd.DataFrame(rows, columns=["phase", "axis", "held_out", "n_train", "n_test", "r2"])
@@ -131,7 +149,7 @@ def table_spearman(res: Results, cfg: Config) -> pd.DataFrame:
     for phase in ("prefill", "decode"):
         df = _phase(res, phase)
         for axis in _varying_axes(df):
-            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps, by=_held_by(df, axis))
             rows += [{"phase": phase, "axis": axis, "task": t, "rho": r, "p": p}
                      for t, (r, p) in h["spearman"].items()]
     return pd.DataFrame(rows, columns=["phase", "axis", "task", "rho", "p"])
@@ -183,8 +201,8 @@ def plot_holdout(res: Results, cfg: Config):
             if axis not in _varying_axes(df):
                 ax.axis("off")
                 continue
-            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps)
-            test = df[df[scaling.fit.AXES[axis]] == h["held_out"]]
+            h = scaling.holdout(df, axis, link=cfg.link, eps=cfg.eps, by=_held_by(df, axis))
+            test = df[df[_held_by(df, axis) or scaling.fit.AXES[axis]] == h["held_out"]]
             for task, g in test.groupby("task"):
                 ax.scatter(h["fit"].predict(g), g.accuracy, s=12, label=task)
             ax.plot([0, 1], [0, 1], "k:", lw=0.8)

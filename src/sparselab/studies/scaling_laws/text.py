@@ -52,6 +52,12 @@ def answer(res, results, skill: pd.DataFrame) -> str:
             "(a cluster bootstrap), so they carry the model-to-model variation a law over N must survive.")
 
 
+def _levels_used(data: pd.DataFrame) -> str:
+    """'prefill/block_sparse 1, 4, 16; ...': the levels kept per phase and method."""
+    lv = data.groupby(["phase", "method"])["level"].unique()
+    return "; ".join(f"{ph}/{m} " + ", ".join(f"{x:g}" for x in sorted(v)) for (ph, m), v in lv.items())
+
+
 def limitations(res, cfg) -> str:
     """The regime and the design's limits, measured."""
     cells = res.grid.cells
@@ -72,13 +78,18 @@ def limitations(res, cfg) -> str:
         f"L = {top} saturates at {sat_txt}, so the labels above those values repeat a layout."
          if cfg.compression == "label" else
          f"* **Compression.** The law uses each cell's achieved compression (one row per method); "
-         f"units (model, length, task) with dense accuracy below {cfg.min_dense_accuracy:g} are "
-         "left out. Largest achieved compression per phase and method at "
-         f"L = {top}: {sat_txt}."),
+         f"units (phase, model, length, task) with dense accuracy below "
+         f"{cfg.min_dense_accuracy:g} are left out, and so are the levels a method was not scored "
+         "at in all its units (an adaptive grid scores high levels only where lower ones pass). "
+         f"Levels used: {_levels_used(res.data)}. The C axis is held out by level (the largest "
+         "calibrated target). The pooled law has no method term, and each method brings its own "
+         f"dense (C = 1) rows. Largest achieved compression per phase and method at L = {top}: "
+         f"{sat_txt}."),
         (f"* **Rows.** Accuracy per grid point is the mean over the real methods of a phase "
         f"(excluded: {', '.join(cfg.exclude_methods)}), {len(res.data)} rows in all."
          if cfg.compression == "label" else
          f"* **Rows.** One row per (phase, method, model, length, level, task), excluded methods: "
          f"{', '.join(cfg.exclude_methods)}; {len(res.data)} rows in all. Rows of one model share "
-         "its training run, and rows of one method share its prompts: the CIs resample models."),
+         "its training run, and rows of one method share its prompts: the CIs resample model "
+         "sizes, each with all its seeds."),
     ])

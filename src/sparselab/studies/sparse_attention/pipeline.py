@@ -299,13 +299,9 @@ def staged(cfg: Config, models: dict, artifact: str, calibration: pd.DataFrame |
 STAGE_KINDS = ("train", "calibration", "grid")
 
 
-def run_stage(cfg: Config, instance: str, stage: str, progress: bool = True) -> None:
-    """Build (or load) one resumable stage of one model instance and save it as its committed
-    artifact: `train` (the checkpoint), `calibration` (its budgets, after its training) or
-    `grid` (its scored cells, after its calibration). `run` then loads the committed stages;
-    so a design's CPU-hours spread over sessions and machines (scripts/train_study01.py)."""
-    import torch
-
+def check_stage(cfg: Config, instance: str, stage: str) -> Config:
+    """The one-instance design of `run_stage`, or ValueError naming what is wrong (the stage,
+    the instance, a parameter of the design) before any compute."""
     from .checks import check_config
 
     if stage not in STAGE_KINDS:
@@ -316,8 +312,18 @@ def run_stage(cfg: Config, instance: str, stage: str, progress: bool = True) -> 
                          f"(the design has stages: {cfg.stages!r}, one artifact for every model)")
     if stage == "calibration" and cfg.budgets != "calibrated":
         raise ValueError("stage 'calibration' needs budgets: \"calibrated\"")
+    return instance_config(cfg, instance)
+
+
+def run_stage(cfg: Config, instance: str, stage: str, progress: bool = True) -> None:
+    """Build (or load) one resumable stage of one model instance and save it as its committed
+    artifact: `train` (the checkpoint), `calibration` (its budgets, after its training) or
+    `grid` (its scored cells, after its calibration). `run` then loads the committed stages;
+    so a design's CPU-hours spread over sessions and machines (scripts/train_study01.py)."""
+    import torch
+
+    one = check_stage(cfg, instance, stage)
     torch.set_num_threads(1)
-    one = instance_config(cfg, instance)
     models = train_models(one)
     if stage == "train":
         return
