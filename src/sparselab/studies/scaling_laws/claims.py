@@ -89,7 +89,7 @@ class LawArrays:
     z: np.ndarray  # accuracy on the fitted (link) scale
     model: np.ndarray  # cluster label: the family member (`family_member`)
     link: str
-    held: np.ndarray | None = None  # (n, 3) values whose largest is held out (default: logs)
+    held: np.ndarray  # (n, 3) log values whose largest is held out (logs, but C by level)
 
     @classmethod
     def of(cls, df: pd.DataFrame, link: str, eps: float) -> LawArrays:
@@ -106,7 +106,7 @@ class LawArrays:
 
     def axis_values(self, axis: int) -> np.ndarray:
         """Values of `axis` that the hold-out reads (log scale)."""
-        return (self.logs if self.held is None else self.held)[:, axis]
+        return self.held[:, axis]
 
     def fit(self, rows: np.ndarray, drop: tuple[int, ...] = ()) -> np.ndarray:
         """(3 + n_tasks,) coefficients fitted on `rows`; dropped axes and axes with a single

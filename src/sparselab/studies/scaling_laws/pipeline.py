@@ -43,6 +43,11 @@ def grid_config(profile: str):
 COMPRESSIONS = ("label", "achieved")
 
 
+def check_compression(compression: str) -> None:
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+
+
 def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0,
              compression: str = "label") -> pd.DataFrame:
     """The law's rows from study 01's cells (methods in `exclude` left out).
@@ -58,8 +63,7 @@ def law_data(cells: pd.DataFrame, exclude: list, min_dense: float = 0.0,
     anchors only where the bisection reached it, so keeping those rows would select on the
     outcome. Level-1 rows are dense for every method (C = 1).
     """
-    if compression not in COMPRESSIONS:
-        raise ValueError(f"compression: {compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    check_compression(compression)
     if compression == "label":
         dense = cells[cells.method == "dense"].groupby("task")["accuracy"].mean()
         keep = dense[dense >= min_dense].index
@@ -88,8 +92,7 @@ def run(cfg: Config) -> Results:
     """Study 01's grid (run if not cached) reduced to scaling-law rows."""
     from .. import sparse_attention
 
-    if cfg.compression not in COMPRESSIONS:  # before study 01's grid is loaded or built
-        raise ValueError(f"compression: {cfg.compression!r} is not one of {', '.join(COMPRESSIONS)}")
+    check_compression(cfg.compression)  # before study 01's grid is loaded or built
 
     # study 01's grid runs (or is read) with this notebook's sweep executor
     grid = sparse_attention.run(replace(grid_config(cfg.grid), executor=cfg.executor,
