@@ -248,6 +248,42 @@ def test_decode_grows_with_size_uses_seeds():
     assert one_seed.verdict == "untestable" and "training seeds per model size = 1" in one_seed.reason
 
 
+def test_decode_grows_compares_sizes_on_the_units_every_model_learned():
+    """The largest size does not learn the long, harder length; the others do and tolerate
+    less there. Pooled over each model's own units that would be a spurious growth with size;
+    on the common units (the short length only) every size tolerates the same."""
+    import pandas as pd
+    from test_claims_sparse_attention import CFG, grid
+
+    from sparselab.studies.sparse_attention import claims as SC
+
+    sizes = {"xs": 1e5, "s": 1e6, "m": 1e7}
+    names = [f"{z}{sfx}" for z in sizes for sfx in ("", "-seed1")]
+
+    def acc(model, length, task, phase, method, level):
+        size = model.split("-seed")[0]
+        if length == 128 and size == "m":
+            return 0.05  # not learned: out of the claims
+        if phase == "decode" and level > (2.0 if length == 128 else 16.0):
+            return 0.2
+        return 1.0  # noise-free: the thresholds are the design's
+
+    cells = grid(acc, models=tuple(names), lengths=(64, 128))
+    size_of = {n: n.split("-seed")[0] for n in names}
+    cells["n_params"] = cells.model.map(lambda m: sizes[size_of[m]])
+    models = pd.DataFrame({"model": names, "n_params": [sizes[size_of[n]] for n in names],
+                           "size": [size_of[n] for n in names],
+                           "seed": [1 if "seed1" in n else 0 for n in names], "seeds": 2})
+    lrn = SC.learned_cells(cells, 0.5)
+    th = SC.table_thresholds(lrn, CFG)["decode"]
+    assert th["m"] > 2 * th["xs"]  # each model on its own units: a size trend that is not there
+    grows = SC.decode_grows(lrn, models, CFG, n_boot=300)
+    assert grows.verdict != "agrees", grows.reason
+    assert grows.estimate.estimate == 0 and "on the 4 (length, task) units" in grows.estimate.test
+    common, n = SC.common_units(lrn, names)
+    assert n == 4 and set(common.length) == {64}
+
+
 # ----- the long design's family and record ---------------------------------------------------
 def test_long_family_meets_the_issue_numbers():
     """>= 6 sizes spanning >= 8x non-embedding parameters, depth and width both varied,

@@ -14,7 +14,8 @@ model and method sees the same prompts, so differences are paired on them.
 - 2b grows with model size in decode: slope of log2(largest non-inferior decode C) on log2 N
   over sizes (per-size mean over seeds), percentile CI from resampling training seeds within
   each size; needs >= 3 sizes with >= 2 seeds each (a model-size effect is otherwise
-  confounded with the seed), else untestable.
+  confounded with the seed), else untestable. Only the (length, task) units that every model
+  learned enter, so every size is judged on the same prompts.
 - 3a no universal winner within a phase: every real method is beaten significantly by another
   on some task type (dispersion x scope); disagrees when one method beats every other on every
   task type.
@@ -402,8 +403,11 @@ def _instances(models: pd.DataFrame) -> pd.DataFrame:
 
 
 def size_slope(log_n: np.ndarray, values: list[np.ndarray]) -> float:
-    """Least-squares slope over sizes of the per-size mean of `values` on `log_n`."""
-    return float(np.polyfit(log_n, [v.mean() for v in values], 1)[0])
+    """Least-squares slope over sizes of the per-size mean of `values` on `log_n` (centred, so
+    equal means give exactly 0, not a rounding residue a zero-width CI would call significant)."""
+    x = np.asarray(log_n, float) - np.mean(log_n)
+    y = np.array([v.mean() for v in values], float)
+    return float(x @ (y - y.mean()) / (x @ x))
 
 
 def seed_bootstrap(log_n: np.ndarray, values: list[np.ndarray], n_boot: int, seed: int = 0,
@@ -415,6 +419,17 @@ def seed_bootstrap(log_n: np.ndarray, values: list[np.ndarray], n_boot: int, see
                      for _ in range(n_boot)])
     lo, hi = np.quantile(reps, [(1 - level) / 2, (1 + level) / 2])
     return size_slope(log_n, values), float(lo), float(hi)
+
+
+def common_units(cells: pd.DataFrame, models: list[str]) -> tuple[pd.DataFrame, int]:
+    """Cells of the (length, task) units present for every one of `models` (on learned cells:
+    the units every model learned), and their number. A comparison across models on these
+    compares them on the same prompts; otherwise a model that learned fewer (or harder) units
+    is judged on a different test set."""
+    have = cells[cells.model.isin(models)].groupby(["length", "task"])["model"].nunique()
+    units = set(have[have == len(set(models))].index)
+    keep = [u in units for u in zip(cells["length"], cells["task"])]
+    return cells[keep].reset_index(drop=True), len(units)
 
 
 def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
@@ -433,6 +448,11 @@ def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
                             "a difference between sizes cannot be told from a difference between "
                             "training runs", quantity="training seeds per model size",
                             measured=int(per_size.min()), threshold=MIN_SEEDS)
+    cells, n_units = common_units(cells, list(inst.model))
+    if not n_units:
+        return C.untestable(DECODE_GROWS, "no (length, task) unit is learned by every model: "
+                            "sizes would be compared on different prompts", quantity="common units",
+                            measured=0, threshold=1)
     th = table_thresholds(cells, cfg)["decode"].dropna()
     inst = inst[inst.model.isin(th.index)]
     sizes = inst.groupby("size")["n_params"].first().sort_values()
@@ -440,8 +460,9 @@ def decode_grows(cells: pd.DataFrame, models: pd.DataFrame, cfg: Config,
     log_n = np.log2(sizes.to_numpy(float))
     value, lo, hi = seed_bootstrap(log_n, values, n_boot, level=DECODE_GROWS.ci_level)
     est = C.Estimate(value, lo, hi, DECODE_GROWS.ci_level, len(inst),
-                     f"slope over {len(sizes)} sizes of the per-size mean; percentile bootstrap "
-                     f"over training seeds within each size, {n_boot} resamples, seed 0")
+                     f"slope over {len(sizes)} sizes of the per-size mean, on the {n_units} "
+                     f"(length, task) units every model learned; percentile bootstrap over "
+                     f"training seeds within each size, {n_boot} resamples, seed 0")
     return C.judge(DECODE_GROWS, est)
 
 
