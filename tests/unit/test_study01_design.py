@@ -597,3 +597,60 @@ def test_model_stages_are_committed_one_by_one_and_resume_elsewhere(tmp_path, mo
         pipeline.run_stage(cfg, "xs", "scores")
     with pytest.raises(ValueError, match="'xs-seed2' is not a model of the design"):
         pipeline.run_stage(cfg, "xs-seed2", "train")
+
+
+def test_page_prose_follows_the_design_and_states_the_size_confound():
+    """With seeds, calibrated budgets and the question protocol the prose says so (the short
+    design's sentences are not kept), and a largest model less accurate densely than the
+    smallest at a length is named with the measured numbers; the original design keeps its text."""
+    import pandas as pd
+    from test_claims_sparse_attention import grid
+
+    from sparselab.studies.sparse_attention import claims as SC
+    from sparselab.studies.sparse_attention import text
+
+    sizes = {"xs": 1e5, "s": 1e6, "m": 1e7}
+    names = [f"{z}{sfx}" for z in sizes for sfx in ("", "-seed1")]
+    cells = grid(lambda m, L, *a: 0.5 if (m.startswith("m") and L == 128) else 1.0,
+                 models=tuple(names), lengths=(64, 128))
+    size_of = {n: n.split("-seed")[0] for n in names}
+    cells["n_params"] = cells.model.map(lambda m: sizes[size_of[m]])
+    models = pd.DataFrame({"model": names, "n_params": [sizes[size_of[n]] for n in names],
+                           "size": [size_of[n] for n in names],
+                           "seed": [1 if "seed1" in n else 0 for n in names], "seeds": 2})
+    res = study.Results(cells, models)
+    cfg = study.Config.from_overrides(models=list(sizes), seeds={z: [0, 1] for z in sizes},
+                                      budgets="calibrated", decode_protocol="question",
+                                      noninferiority={"margin": 0.05, "alpha": 0.05, "min_dense": 0.9})
+    lim = text.limitations(res, cfg)
+    assert "one training seed each" not in lim and "3 sizes with 2+ training seeds" in lim
+    assert "the largest (m) is less accurate densely than the smallest (xs) at L = 128" in lim
+    assert "128: 0.50 vs 1.00" in lim and "Calibrated levels" in lim
+    assert "every scored answer token is produced by the method" in lim
+    results = SC.evaluate(res, cfg, n_boot=100)
+    ans = text.answer(res, cfg, results)
+    assert "each size is one training run" not in ans and "Growth with model size (decode): " in ans
+    short = text.limitations(study.Results(cells[cells.model.isin(["xs", "s", "m"])],
+                                           models[models.seed == 0].drop(columns=["size", "seed"])),
+                             study.Config())
+    assert "one training seed each: claims about model size are untestable" in short
+    assert "first answer token comes from the dense prefill" in short
+
+
+def test_granularity_table_states_the_windows_per_length():
+    """The long design's windows: scaled below 2048, the paper's from 2048 (64-token blocks for
+    Vertical-Slash / FlexPrefill, Quest pages of 16 shared across a GQA group, SnapKV pool 21)."""
+    from pathlib import Path
+
+    import yaml
+
+    long = Path(__file__).resolve().parents[2] / "notebooks" / "params" / \
+        "01_sparse_attention_tradeoffs.long.yaml"
+    t = study.table_granularity(study.Config.from_overrides(**yaml.safe_load(long.read_text())))
+    assert list(t.columns) == [512, 1024, 2048, 4096]
+    for n in (2048, 4096):
+        assert "block 64, local 64" in t.at[("prefill", "vertical_slash"), n]
+        assert "block 64, local 64" in t.at[("prefill", "flexprefill"), n]
+        assert t.at[("decode", "quest"), n] == "group shared, page 16"
+        assert "pool 21" in t.at[("decode", "snapkv"), n]
+    assert "block 32, local 32" in t.at[("prefill", "vertical_slash"), 512]  # L/16 below 2048

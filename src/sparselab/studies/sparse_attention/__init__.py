@@ -12,6 +12,7 @@ from .design import (
     save_design,
     table_calibration,
     table_design,
+    table_granularity,
     table_isocost,
 )
 from .pipeline import (
@@ -81,6 +82,7 @@ __all__ = [
     "table_calibration",
     "table_dense",
     "table_design",
+    "table_granularity",
     "table_isocost",
     "table_isoflops",
     "table_isoflops_wins",

@@ -224,6 +224,23 @@ def table_design(d: dict) -> pd.DataFrame:
     return t
 
 
+def table_granularity(cfg: Config) -> pd.DataFrame:
+    """Each method's window arguments (all but its budget) per length: the deviations from the
+    paper's granularity below `PAPER_GRANULARITY_LENGTH`, stated per length (issue 14)."""
+    from .grid import base_kwargs
+
+    rows = {}
+    for phase, methods in (("prefill", cfg.prefill_methods), ("decode", cfg.decode_methods)):
+        for m in methods:
+            if m in ("dense", "oracle_topk"):
+                continue
+            rows[(phase, m)] = {int(n): ", ".join(f"{k} {v}" for k, v in sorted(base_kwargs(phase, m, int(n)).items()))
+                                or "-" for n in cfg.lengths}
+    t = pd.DataFrame.from_dict(rows, orient="index")
+    t.index.names = ["phase", "method"]
+    return t
+
+
 def table_calibration(calibration: pd.DataFrame) -> pd.DataFrame:
     """Achieved C per (model, length, phase, method) x target C (NaN: unreachable)."""
     if calibration.empty:

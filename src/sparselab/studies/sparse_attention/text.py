@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .claims import REAL_EXCLUDE, attention_share, learned_cells
+from .grid import PAPER_GRANULARITY_LENGTH
+from .claims import ISOFLOPS_MIN_SHARE, REAL_EXCLUDE, attention_share, learned_cells
 
 PAPER_LENGTHS = "16K-128K"  # the paper's evaluated lengths (METHODS.md §2)
 
@@ -58,10 +59,33 @@ def answer(res, cfg, results) -> str:
         f"No universal winner within a phase: {_verdict(results, '01.no_universal_winner')}. "
         f"Moderate sparsity hurts at least one task: {_verdict(results, '01.moderate_hurts')}. "
         f"Relative error falling with length: {_verdict(results, '01.rel_error_falls')}. "
-        f"isoFLOPS and growth with model size are untestable here: attention is at most "
-        f"{share.max():.0%} of a dense prefill's FLOPs at L = {int(res.cells.length.max())}, and each "
-        f"size is one training run."
+        + " ".join(_one(r.get(cid), name) for cid, name in (
+            ("01.isoflops", "isoFLOPS"), ("01.decode_grows_with_size", "Growth with model size (decode)"),
+            ("01.isocost", "isoCost in CPU seconds")) if cid in r)
+        + f" Attention is at most {share.max():.0%} of a dense prefill's FLOPs at "
+        f"L = {int(res.cells.length.max())}."
     )
+
+
+def _one(result, name: str) -> str:
+    """`name: verdict (estimate [CI])` or, untestable, the measured reason."""
+    if result.verdict == "untestable" or result.estimate is None:
+        return f"{name}: {result.verdict} ({result.reason})."
+    e = result.estimate
+    return (f"{name}: {result.verdict}, {e.estimate:+.3g} [{e.ci_low:+.3g}, {e.ci_high:+.3g}] "
+            f"{result.claim.unit}.")
+
+
+def dense_by_size(res) -> pd.DataFrame:
+    """Mean dense accuracy over tasks (and training seeds) per model size (rows, small to large)
+    and length (columns)."""
+    fam = res.models
+    size = dict(zip(fam.model, fam["size"] if "size" in fam else fam.model))
+    d = res.cells[(res.cells.method == "dense") & (res.cells.phase == "prefill")]
+    t = d.assign(size=d.model.map(size)).pivot_table(index="size", columns="length", values="accuracy",
+                                                     aggfunc="mean")
+    order = fam.assign(size=fam.model.map(size)).sort_values("n_params")["size"].drop_duplicates()
+    return t.reindex([m for m in order if m in t.index])
 
 
 def limitations(res, cfg) -> str:
@@ -81,8 +105,9 @@ def limitations(res, cfg) -> str:
     return "\n".join([
         f"* **Length.** L <= {top} tokens against the paper's {PAPER_LENGTHS}. Attention is "
         + ", ".join(f"{m} {v:.1%}" for m, v in share.items())
-        + f" of a dense prefill's FLOPs at L = {top} (the paper: about 40 % at 16K), so isoFLOPS "
-        "cannot be tested and any compression saves little compute.",
+        + f" of a dense prefill's FLOPs at L = {top} (the paper: about 40 % at 16K)"
+        + (", so isoFLOPS cannot be tested and any compression saves little compute."
+           if share.max() < ISOFLOPS_MIN_SHARE else "."),
         (f"* **Compression saturates.** The largest achieved compression per method at L = {top} "
         f"(mean over models, over the grid's labels up to {max(float(c) for c in cfg.prefill_compressions + cfg.decode_compressions):g}): "
         f"{sat_txt}. Methods whose two largest labels give the same achieved compression "
@@ -90,15 +115,44 @@ def limitations(res, cfg) -> str:
         (f"* **Dense accuracy.** Minimum over models and lengths per task: {floor_txt}. "
         f"{low} of {len(units)} (model, length, task) units are below the floor {cfg.min_dense:g} "
         "and are left out of the tests (a model that cannot do a task cannot lose accuracy to sparsity)."),
-        (f"* **Models.** {len(res.models)} sizes, "
-        f"{int(res.models.n_params.min()):,}-{int(res.models.n_params.max()):,} non-embedding "
-        "parameters, one training seed each: claims about model size are untestable."),
+        _models_text(res, cfg),
         ("* **Grid labels.** Study 02 and the per-level tables use the grid's compression labels; the "
-        "threshold claims use achieved compression. In the decode phase the first answer token "
-        "comes from the dense prefill (the paper's protocol); the remaining 1-2 tokens are scored sparse."),
+         "threshold claims use achieved compression." if cfg.budgets != "calibrated" else
+         "* **Calibrated levels.** Every level is a target of achieved compression (within 15 %); "
+         "the tables' levels are those targets, the claims and study 02 use the achieved values.")
+        + (" In the decode phase the first answer token comes from the dense prefill (the paper's "
+           "protocol); the remaining 1-2 tokens are scored sparse." if cfg.decode_protocol != "question"
+           else " In the decode phase every scored answer token is produced by the method (the "
+           "question is decoded over a densely prefilled context)."),
         (f"* **Samples.** {', '.join(f'{m}: {n}' for m, n in cfg.n_samples.items())} held-out samples "
         "per cell, the same prompts in every cell and model; the tests pair on them."),
     ])
+
+
+def _models_text(res, cfg) -> str:
+    """The models bullet: sizes, seeds, and how far the training got per size (measured)."""
+    fam = res.models.drop_duplicates("size" if "size" in res.models else "model")
+    sized = {m: len(cfg.model_seeds(m)) for m in cfg.models}
+    multi = [m for m, k in sized.items() if k > 1]
+    head = (f"* **Models.** {len(fam)} sizes, {int(res.models.n_params.min()):,}-"
+            f"{int(res.models.n_params.max()):,} non-embedding parameters, ")
+    if len(multi) < 3:
+        return head + ("one training seed each" if not multi else f"several seeds only for {', '.join(multi)}") \
+            + ": claims about model size are untestable."
+    out = head + (f"{len(multi)} sizes with {min(sized[m] for m in multi)}+ training seeds "
+                  f"({', '.join(multi)}); the size claim compares sizes on the (length, task) units "
+                  "every model learned.")
+    dense = dense_by_size(res)
+    if len(dense) >= 2:
+        small, large = dense.index[0], dense.index[-1]
+        worse = [int(n) for n in dense.columns if dense.at[large, n] < dense.at[small, n] - 0.05]
+        if worse:
+            out += (f" Every size trains with the same recipe; the largest ({large}) is less accurate "
+                    f"densely than the smallest ({small}) at L = {', '.join(map(str, worse))} (mean over "
+                    "tasks: " + "; ".join(f"{n}: {dense.at[large, n]:.2f} vs {dense.at[small, n]:.2f}"
+                                         for n in worse)
+                    + "), so across sizes, size is confounded with how far training got at length.")
+    return out
 
 
 def protocol(cfg) -> str:
@@ -118,8 +172,12 @@ def protocol(cfg) -> str:
         f"decode methods {', '.join(cfg.decode_methods)} at C = {', '.join(f'{float(c):g}' for c in cfg.decode_compressions)}. "
         "C = 1/(1 - sparsity); FlexPrefill's budget adapts, so its grid level is a label for a coverage "
         f"alpha ({', '.join(f'C={float(k):g}: {float(v):g}' for k, v in cfg.flex_alpha.items())}) and its achieved sparsity is "
-        "measured. Windows are scaled to our short prompts (local bands and blocks of L/16 tokens). "
-        f"Non-inferiority to dense: one-sided paired t-test of H0 mean(sparse - dense) <= -{cfg.margin:g}, "
+        "measured. "
+        + (f"Below L = {PAPER_GRANULARITY_LENGTH} windows are scaled to the prompt (local bands and "
+           f"blocks of L/16 tokens; the granularity table lists them per length); from L = "
+           f"{PAPER_GRANULARITY_LENGTH} the paper's. " if min(cfg.lengths) < PAPER_GRANULARITY_LENGTH
+           else "Methods run at the paper's granularity. ")
+        + f"Non-inferiority to dense: one-sided paired t-test of H0 mean(sparse - dense) <= -{cfg.margin:g}, "
         f"rejected at alpha = {cfg.alpha:g}; units whose dense accuracy is below {cfg.min_dense:g} are left "
         "out of every test. Verdicts follow `sparselab.claims`: a directional claim agrees only with a "
         "significant effect in the paper's direction, disagrees with one in the opposite direction, "
