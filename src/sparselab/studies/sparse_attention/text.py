@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .grid import PAPER_GRANULARITY_LENGTH
 from .claims import ISOFLOPS_MIN_SHARE, REAL_EXCLUDE, attention_share, learned_cells
+from .grid import PAPER_GRANULARITY_LENGTH
 
 PAPER_LENGTHS = "16K-128K"  # the paper's evaluated lengths (METHODS.md §2)
 
@@ -80,7 +80,7 @@ def dense_by_size(res) -> pd.DataFrame:
     """Mean dense accuracy over tasks (and training seeds) per model size (rows, small to large)
     and length (columns)."""
     fam = res.models
-    size = dict(zip(fam.model, fam["size"] if "size" in fam else fam.model))
+    size = dict(zip(fam.model, fam.get("size", fam.model)))
     d = res.cells[(res.cells.method == "dense") & (res.cells.phase == "prefill")]
     t = d.assign(size=d.model.map(size)).pivot_table(index="size", columns="length", values="accuracy",
                                                      aggfunc="mean")
