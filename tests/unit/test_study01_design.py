@@ -654,3 +654,20 @@ def test_granularity_table_states_the_windows_per_length():
         assert t.at[("decode", "quest"), n] == "group shared, page 16"
         assert "pool 21" in t.at[("decode", "snapkv"), n]
     assert "block 32, local 32" in t.at[("prefill", "vertical_slash"), 512]  # L/16 below 2048
+
+
+def test_calibration_table_has_only_calibrated_rows():
+    """One row per calibrated (model, length, phase, method); an unreachable target is empty, and
+    no row appears for a method in a phase it does not run in."""
+    import pandas as pd
+
+    cal = pd.DataFrame([
+        {"model": "a", "length": 512, "phase": "prefill", "method": "block_sparse", "target_C": 2.0, "achieved_C": 2.1},
+        {"model": "a", "length": 512, "phase": "prefill", "method": "block_sparse", "target_C": 4.0, "achieved_C": None},
+        {"model": "a", "length": 512, "phase": "decode", "method": "quest", "target_C": 2.0, "achieved_C": 1.9},
+        {"model": "a", "length": 512, "phase": "decode", "method": "quest", "target_C": 4.0, "achieved_C": 4.2},
+    ])
+    t = study.table_calibration(cal)
+    assert [idx[2:] for idx in t.index] == [("prefill", "block_sparse"), ("decode", "quest")]
+    assert t.loc[("a", 512, "prefill", "block_sparse"), 2.0] == 2.1
+    assert pd.isna(t.loc[("a", 512, "prefill", "block_sparse"), 4.0])

@@ -246,8 +246,11 @@ def table_calibration(calibration: pd.DataFrame) -> pd.DataFrame:
     if calibration.empty:
         note = "labels: the grid levels are the methods' budget arguments, not calibrated targets"
         return pd.DataFrame({"budgets": [note]})
-    return calibration.pivot_table(index=["model", "length", "phase", "method"], columns="target_C",
-                                   values="achieved_C", dropna=False)
+    key = ["model", "length", "phase", "method"]
+    t = calibration.pivot_table(index=key, columns="target_C", values="achieved_C", dropna=False)
+    # only the calibrated (model, length, phase, method) rows: a pivot's cross product would add
+    # a row for every method in both phases, whose empty cells would read as "unreachable"
+    return t.loc[pd.MultiIndex.from_frame(calibration[key].drop_duplicates())]
 
 
 def save_design(d: dict, folder) -> Path:
