@@ -533,6 +533,40 @@ def test_adaptive_search_matches_the_full_grid_on_synthetic_scores():
     assert len(calls) + sum(map(len, known.values())) < len(series) * len(levels)
 
 
+def test_adaptive_search_bisects_only_learned_units():
+    """A unit whose dense accuracy is below min_dense keeps its anchors and gets no bisection
+    cell (nothing reads them); a learned unit is bisected as before."""
+    from sparselab.studies.sparse_attention import adaptive
+
+    levels = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0]
+    dense = {"ok": {"scores": [1.0] * 40}, "low": {"scores": [1.0] * 20 + [0.0] * 20}}
+    series = {(u, "decode", "quest"): [grid.Cell("decode", "quest", c) for c in levels]
+              for u in dense}
+    known = {k: {c.level: {"scores": dense[k[0]]["scores"]} for c in cs
+                 if c.level in adaptive.ANCHOR_LEVELS} for k, cs in series.items()}
+    bisect = adaptive.learned_series(series, dense, min_dense=0.9)
+    assert list(bisect) == [("ok", "decode", "quest")]
+    calls = []
+
+    def score(todo):
+        calls.extend(todo)
+        return [{"scores": dense[k[0]]["scores"]} for k, _ in todo]
+
+    adaptive.search(bisect, score, dense, 0.05, 0.05, known)
+    assert calls and {k[0] for k, _ in calls} == {"ok"}
+    assert adaptive.learned_series(series, dense, min_dense=0.5) == series
+
+
+def test_bisection_floor_enters_the_adaptive_grid_fingerprint_only():
+    from sparselab.studies.sparse_attention import pipeline
+
+    models = {"xs": (None, None, {"r": 1}), "s": (None, None, {"r": 2})}
+    plain = pipeline.grid_config(study.Config(), models)
+    assert "search" not in plain  # the original design's fingerprint is unchanged
+    ada = pipeline.grid_config(study.Config.from_overrides(search="adaptive"), models)
+    assert ada["search"]["bisect_min_dense"] == 0.25
+
+
 def test_task_weights_reach_the_recipe_and_change_its_key():
     plain = study.recipe_for(study.Config(), "xs")
     weighted = study.recipe_for(study.Config.from_overrides(

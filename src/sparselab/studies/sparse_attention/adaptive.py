@@ -8,7 +8,9 @@ levels needs ceil(log2(k + 1)) cells instead of k. It assumes non-inferiority do
 back once lost at a higher compression (the grid's `max_compression` reads "every level up to
 it passes" the same way). The claims' fixed levels (`ANCHOR_LEVELS`: C = 4 and 16) are always
 scored, in the first round with dense, and narrow the brackets. All brackets of a round go
-through one sweep, so the rounds are resumable and parallel like the full grid.
+through one sweep, so the rounds are resumable and parallel like the full grid. Only units
+whose dense accuracy reaches `min_dense` are bisected (`learned_series`); the others keep the
+first round (dense and anchors), which is all any claim reads of them.
 """
 from __future__ import annotations
 
@@ -76,6 +78,14 @@ def search(series: dict, score: Callable[[list], list[dict]], dense: dict, margi
             state[k] = [mid, hi] if ok else [lo, mid]
 
 
+def learned_series(series: dict, dense: dict, min_dense: float) -> dict:
+    """The series worth bisecting: those whose unit's dense accuracy (mean score) is at least
+    `min_dense`. A unit below it is out of every claim of study 01 (`claims.learned_cells`),
+    and study 02 keeps only the levels scored in every unit of a method (the anchors), so its
+    bisected levels would be CPU spent on rows nothing reads; it keeps its anchors."""
+    return {k: cs for k, cs in series.items() if float(np.mean(dense[k[0]]["scores"])) >= min_dense}
+
+
 def series_of(cells: list[Cell]) -> dict[tuple[str, str], list[Cell]]:
     """The grid's sparse cells grouped by (phase, method), sorted by level."""
     out: dict = {}
@@ -121,7 +131,9 @@ def adaptive_records(cfg, models: dict, progress: bool = True, calibration=None)
     known: dict = {}
     for (k, c), rec in zip(anchors, first[len(units):]):
         known.setdefault(k, {})[c.level] = rec
-    found = search(series, sweep, dense, cfg.margin, cfg.alpha, known)
+    bisect = learned_series(series, dense, cfg.min_dense)
+    found = search(bisect, sweep, dense, cfg.margin, cfg.alpha, known)
+    found.update({k: known.get(k, {}) for k in series if k not in bisect})  # anchors only
     rows = []
     for u, (task, cells) in units.items():
         n_params = int(models[u[0]][0].n_params())

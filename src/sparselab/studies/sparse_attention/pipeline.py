@@ -178,6 +178,8 @@ def grid_config(cfg: Config, models: dict, calibration: pd.DataFrame | None = No
         out["decode_protocol"] = cfg.decode_protocol
     if cfg.search != "grid":
         out["search"] = {"mode": cfg.search, "margin": cfg.margin, "alpha": cfg.alpha}
+        if cfg.search == "adaptive":  # bisects only units with dense >= min_dense
+            out["search"]["bisect_min_dense"] = cfg.min_dense
     return out
 
 
