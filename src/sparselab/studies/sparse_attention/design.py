@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ...models.lm import CONFIGS, LONG_FAMILY, LMConfig, TinyLM
+from .claims import REAL_EXCLUDE
 from .config import Config
 from .grid import PAPER_GRANULARITY_LENGTH, _attention_share
 
@@ -232,7 +233,7 @@ def table_granularity(cfg: Config) -> pd.DataFrame:
     rows = {}
     for phase, methods in (("prefill", cfg.prefill_methods), ("decode", cfg.decode_methods)):
         for m in methods:
-            if m in ("dense", "oracle_topk"):
+            if m in REAL_EXCLUDE:  # dense and the oracle have no windows
                 continue
             rows[(phase, m)] = {int(n): ", ".join(f"{k} {v}" for k, v in sorted(base_kwargs(phase, m, int(n)).items()))
                                 or "-" for n in cfg.lengths}
